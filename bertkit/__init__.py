@@ -13,6 +13,7 @@ from bertkit import _env
 
 _env.setup()
 
+from bertkit.converter import convert  # noqa: E402
 from bertkit.hub import (  # noqa: E402
     OfflineError,
     cache_dir,
@@ -21,7 +22,6 @@ from bertkit.hub import (  # noqa: E402
     load_preprocessor,
     resolve,
 )
-from bertkit.converter import convert  # noqa: E402
 from bertkit.presets import DEFAULT_PRESET, PRESETS, TINY_PRESET, get_preset, list_presets  # noqa: E402
 
 __version__ = "0.1.0"

@@ -46,7 +46,9 @@ def atomic_dir(target: str | os.PathLike, overwrite: bool = False) -> Iterator[P
     try:
         yield tmp
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f"{TEMP_MARKER}old-{target.name}-", dir=target.parent))
+            old = Path(
+                tempfile.mkdtemp(prefix=f"{TEMP_MARKER}old-{target.name}-", dir=target.parent)
+            )
             os.rename(target, old / target.name)
             os.rename(tmp, target)
             shutil.rmtree(old, ignore_errors=True)

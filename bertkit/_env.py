@@ -111,7 +111,7 @@ def setup() -> None:
         import tensorflow_text
     except ImportError as err:
         raise ImportError(
-            "BERT preprocessors need the tensorflow-text ops (else: \"Op type not "
+            'BERT preprocessors need the tensorflow-text ops (else: "Op type not '
             f"registered 'CaseFoldUTF8'\"). Received: ImportError {err}. "
             f"Run: pip install 'tensorflow-text=={'.'.join(tf.__version__.split('.')[:2])}.*'."
         ) from err

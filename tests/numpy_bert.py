@@ -58,10 +58,15 @@ def bert_forward(tensors: dict, config: dict, word_ids, mask, type_ids):
         context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, length, hidden)
         attn = _linear(context, t, p + "attention.output.dense")
         x = _layer_norm(
-            attn + x, t[p + "attention.output.LayerNorm.weight"], t[p + "attention.output.LayerNorm.bias"], eps
+            attn + x,
+            t[p + "attention.output.LayerNorm.weight"],
+            t[p + "attention.output.LayerNorm.bias"],
+            eps,
         )
         inter = _gelu(_linear(x, t, p + "intermediate.dense"))
         out = _linear(inter, t, p + "output.dense")
-        x = _layer_norm(out + x, t[p + "output.LayerNorm.weight"], t[p + "output.LayerNorm.bias"], eps)
+        x = _layer_norm(
+            out + x, t[p + "output.LayerNorm.weight"], t[p + "output.LayerNorm.bias"], eps
+        )
     pooled = np.tanh(_linear(x[:, 0], t, "pooler.dense"))
     return x, pooled

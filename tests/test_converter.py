@@ -5,11 +5,11 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
+from numpy_bert import bert_forward
 from safetensors.numpy import save_file
 
 import bertkit
 from bertkit import converter, local_presets, names
-from numpy_bert import bert_forward
 
 SENTENCES = [
     "Hello!",
@@ -28,9 +28,15 @@ SENTENCES = [
 def _random_hf_checkpoint(directory, vocab, hidden=16, layers=2, heads=2, inter=24, act="gelu"):
     rng = np.random.default_rng(0)
     config = {
-        "model_type": "bert", "vocab_size": len(vocab), "hidden_size": hidden,
-        "num_hidden_layers": layers, "num_attention_heads": heads, "intermediate_size": inter,
-        "hidden_act": act, "max_position_embeddings": 64, "type_vocab_size": 2,
+        "model_type": "bert",
+        "vocab_size": len(vocab),
+        "hidden_size": hidden,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "intermediate_size": inter,
+        "hidden_act": act,
+        "max_position_embeddings": 64,
+        "type_vocab_size": 2,
         "layer_norm_eps": 1e-12,
     }
     t = {
@@ -43,9 +49,12 @@ def _random_hf_checkpoint(directory, vocab, hidden=16, layers=2, heads=2, inter=
         "pooler.dense.bias": 0.1 * rng.normal(size=hidden),
     }
     shapes = {
-        "attention.self.query": (hidden, hidden), "attention.self.key": (hidden, hidden),
-        "attention.self.value": (hidden, hidden), "attention.output.dense": (hidden, hidden),
-        "intermediate.dense": (inter, hidden), "output.dense": (hidden, inter),
+        "attention.self.query": (hidden, hidden),
+        "attention.self.key": (hidden, hidden),
+        "attention.self.value": (hidden, hidden),
+        "attention.output.dense": (hidden, hidden),
+        "intermediate.dense": (inter, hidden),
+        "output.dense": (hidden, inter),
     }
     for i in range(layers):
         for module, shape in shapes.items():
@@ -91,14 +100,20 @@ def test_tanh_gelu_would_break_parity(tmp_path):
     network = converter.build_encoder_network({**config, "hidden_act": "gelu_new"}, dropout=False)
     converter.load_hf_weights(network, tensors)
     ids = np.array([[2, 40, 41, 42, 3]], np.int32)
-    inputs = dict(zip(names.ENCODER_INPUTS, (ids, np.ones_like(ids), np.zeros_like(ids)), strict=True))
-    seq_ref, _ = bert_forward(tensors, config, ids, inputs[names.INPUT_MASK], inputs[names.INPUT_TYPE_IDS])
+    inputs = dict(
+        zip(names.ENCODER_INPUTS, (ids, np.ones_like(ids), np.zeros_like(ids)), strict=True)
+    )
+    seq_ref, _ = bert_forward(
+        tensors, config, ids, inputs[names.INPUT_MASK], inputs[names.INPUT_TYPE_IDS]
+    )
     diff = np.abs(network(inputs)[names.SEQUENCE_OUTPUT].numpy() - seq_ref).max()
     assert diff > 1e-4
 
 
 def test_converter_rejects_incomplete_or_non_bert_checkpoints(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"missing \['config.json', 'model.safetensors', 'vocab.txt'\]"):
+    with pytest.raises(
+        FileNotFoundError, match=r"missing \['config.json', 'model.safetensors', 'vocab.txt'\]"
+    ):
         bertkit.convert(tmp_path, tmp_path / "out")
     vocab = local_presets.tiny_vocabulary()
     _random_hf_checkpoint(tmp_path / "hf", vocab)
@@ -133,11 +148,16 @@ def test_default_model_parity_with_numpy_reference(default_dir):
 def test_default_tokenization_matches_hugging_face(default_dir):
     import tokenizers  # the dev extra: Hugging Face's own tokenizer, as the reference
 
-    tokenizer = tokenizers.Tokenizer.from_file(str(local_presets.default_model_source() / "tokenizer.json"))
+    tokenizer = tokenizers.Tokenizer.from_file(
+        str(local_presets.default_model_source() / "tokenizer.json")
+    )
     tokenizer.no_padding()
     tokenizer.enable_truncation(128)
     preprocessor = bertkit.load_preprocessor(bertkit.DEFAULT_PRESET)
     batch = preprocessor(tf.constant(SENTENCES))
     for i, sentence in enumerate(SENTENCES):
         length = int(batch[names.INPUT_MASK][i].numpy().sum())
-        assert batch[names.INPUT_WORD_IDS][i, :length].numpy().tolist() == tokenizer.encode(sentence).ids
+        assert (
+            batch[names.INPUT_WORD_IDS][i, :length].numpy().tolist()
+            == tokenizer.encode(sentence).ids
+        )

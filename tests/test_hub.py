@@ -8,7 +8,8 @@ import tensorflow as tf
 import tensorflow_hub as hub
 
 import bertkit
-from bertkit import converter, hub as bk_hub, local_presets, names, presets
+from bertkit import converter, local_presets, names, presets
+from bertkit import hub as bk_hub
 
 URL = "https://tfhub.dev/tensorflow/small_bert/bert_en_uncased_L-2_H-128_A-2/2"
 

@@ -9,7 +9,7 @@ from bertkit import presets
 def test_all_24_small_berts_with_preprocessors():
     small = [p for p in presets.PRESETS.values() if p.name.startswith("small_bert_")]
     grid = {(p.num_layers, p.hidden_size) for p in small}
-    assert grid == {(l, h) for l in (2, 4, 6, 8, 10, 12) for h in (128, 256, 512, 768)}
+    assert grid == {(n, h) for n in (2, 4, 6, 8, 10, 12) for h in (128, 256, 512, 768)}
     for p in small:
         assert p.preprocessor.endswith("/bert_en_uncased_preprocess/3")
         assert f"_L-{p.num_layers}_H-{p.hidden_size}_A-{p.hidden_size // 64}/" in p.encoder

@@ -1,0 +1,315 @@
+"""Build a Keras text classifier: raw strings -> preprocessor -> encoder -> pooling -> dropout -> logits.
+
+Three fine-tuning strategies, one validated argument:
+
+- `"freeze"`: the encoder is a fixed feature extractor; only the head trains.
+- `"partial"`: the top `unfreeze_top` transformer layers (and the pooler, when
+  `pooling="pooled"`) train; embeddings and lower layers stay frozen.
+- `"full"`: every encoder weight the chosen pooling uses trains.
+
+TF-Hub SavedModels are opaque: `hub.KerasLayer(trainable=True)` exposes all
+of their variables at once (google-research/bert #637). `SubsetTrainableKerasLayer`
+decides per variable, from the variable names every TF-Hub BERT uses
+(`transformer/layer_{i}/...`, `pooler_transform/...`, `word_embeddings/...`),
+which ones the optimizer may touch.
+
+The returned model takes a `[batch]` string tensor and returns
+`[batch, num_classes]` float32 logits. `model.token_model` is the same network
+from the three encoder inputs (any sequence length), used to train on inputs
+tokenized once (see `bertkit.inputs`).
+
+Examples:
+>>> model = build_classifier("tiny_random_en_uncased", num_classes=3, strategy="freeze")
+>>> model(tf.constant(["the job is good"])).shape
+TensorShape([1, 3])
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+
+from bertkit import _env
+
+_env.setup()
+
+import tensorflow as tf  # noqa: E402
+import tensorflow_hub as hub  # noqa: E402
+import tf_keras  # noqa: E402
+
+from bertkit import hub as bk_hub  # noqa: E402
+from bertkit import names  # noqa: E402
+from bertkit.presets import DEFAULT_PRESET  # noqa: E402
+
+STRATEGIES = ("freeze", "partial", "full")
+POOLINGS = ("mean", "pooled")
+DEFAULT_SEQ_LENGTH = 128
+_LAYER_RE = re.compile(r"(?:^|/)layer_(\d+)/")
+_POOLER_PREFIX = "pooler_transform/"
+
+
+def transformer_layer_index(variable_name: str) -> int | None:
+    """Returns i for a variable of transformer layer i, else None.
+
+    Examples:
+    >>> transformer_layer_index("transformer/layer_5/self_attention/query/kernel:0")
+    5
+    >>> transformer_layer_index("word_embeddings/embeddings:0") is None
+    True
+    """
+    match = _LAYER_RE.search(variable_name)
+    return int(match.group(1)) if match else None
+
+
+def count_transformer_layers(variables) -> int:
+    """Number of transformer layers, from the variable names of an encoder."""
+    indices = {transformer_layer_index(v.name) for v in variables} - {None}
+    if not indices:
+        raise ValueError(
+            "Cannot find transformer layers in the encoder's variables. Received: "
+            f"{[v.name for v in variables[:4]]}... Is this a TF-Hub BERT encoder?"
+        )
+    return max(indices) + 1
+
+
+def trainable_filter(
+    strategy: str, num_layers: int, unfreeze_top: int = 0, pooling: str = "mean"
+) -> Callable[[str], bool]:
+    """Returns `name -> bool`: whether an encoder variable trains under `strategy`.
+
+    Examples:
+    >>> f = trainable_filter("partial", num_layers=6, unfreeze_top=2, pooling="pooled")
+    >>> [f("transformer/layer_3/output/kernel:0"), f("transformer/layer_4/output/kernel:0")]
+    [False, True]
+    >>> f("pooler_transform/kernel:0"), f("word_embeddings/embeddings:0")
+    (True, False)
+    """
+    validate_strategy(strategy, num_layers, unfreeze_top)
+    first_trainable = {"freeze": num_layers, "partial": num_layers - unfreeze_top, "full": 0}[
+        strategy
+    ]
+
+    def is_trainable(name: str) -> bool:
+        if _POOLER_PREFIX in name:
+            return pooling == "pooled" and strategy != "freeze"
+        index = transformer_layer_index(name)
+        if index is None:  # embeddings and their layer norm
+            return strategy == "full"
+        return index >= first_trainable
+
+    return is_trainable
+
+
+def validate_strategy(strategy: str, num_layers: int | None = None, unfreeze_top: int = 0) -> None:
+    """Raises a clear error for an unknown strategy or an impossible `unfreeze_top`."""
+    if strategy not in STRATEGIES:
+        raise ValueError(
+            f"Unknown fine-tuning strategy. Received: strategy={strategy!r}. "
+            f"Use one of {list(STRATEGIES)}."
+        )
+    if strategy == "partial":
+        if unfreeze_top < 1:
+            raise ValueError(
+                "strategy='partial' trains the top N transformer layers, so N must be >= 1. "
+                f"Received: unfreeze_top={unfreeze_top}. Pass unfreeze_top=1 or more, or use "
+                "strategy='freeze'."
+            )
+        if num_layers is not None and unfreeze_top > num_layers:
+            raise ValueError(
+                f"unfreeze_top is larger than the number of transformer layers. Received: "
+                f"unfreeze_top={unfreeze_top}, the encoder has {num_layers} layers. Pass "
+                f"unfreeze_top <= {num_layers}, or strategy='full' to train all of them."
+            )
+
+
+class SubsetTrainableKerasLayer(hub.KerasLayer):
+    """A `hub.KerasLayer` whose trainable weights are the variables `trainable_fn` accepts.
+
+    Args:
+        handle: str. SavedModel directory.
+        trainable_fn: callable. `variable name -> bool`.
+        **kwargs: passed to `hub.KerasLayer`.
+    """
+
+    def __init__(self, handle, trainable_fn: Callable[[str], bool], **kwargs):
+        # Set before hub.KerasLayer.__init__, which registers the weights.
+        object.__setattr__(self, "_bertkit_trainable_fn", trainable_fn)
+        kwargs["trainable"] = True
+        super().__init__(handle, **kwargs)
+
+    def _add_existing_weight(self, weight, trainable=None):
+        if trainable:
+            trainable = self._bertkit_trainable_fn(weight.name)
+        super()._add_existing_weight(weight, trainable=trainable)
+
+
+class MaskedMeanPooling(tf_keras.layers.Layer):
+    """Mean of `sequence_output` over real tokens (input_mask == 1), as sentence-transformers pools.
+
+    Examples:
+    >>> seq = tf.constant([[[1.0], [3.0], [100.0]]]); mask = tf.constant([[1, 1, 0]])
+    >>> MaskedMeanPooling()(seq, mask).numpy().tolist()
+    [[2.0]]
+    """
+
+    def call(self, sequence_output, input_mask):
+        mask = tf.cast(input_mask, sequence_output.dtype)[:, :, None]
+        total = tf.reduce_sum(sequence_output * mask, axis=1)
+        count = tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
+        return total / count
+
+
+class TextToEncoderInputs(tf_keras.layers.Layer):
+    """Raw strings -> encoder inputs of length `seq_length` (tokenize + bert_pack_inputs).
+
+    Uses the preprocessor's `.tokenize` and `.bert_pack_inputs` so the sequence
+    length is a choice, not the preprocessor's fixed default.
+    """
+
+    def __init__(self, preprocessor_dir: str, seq_length: int = DEFAULT_SEQ_LENGTH, **kwargs):
+        super().__init__(**kwargs)
+        self.preprocessor_dir = str(preprocessor_dir)
+        self.seq_length = int(seq_length)
+        preprocessor = hub.load(self.preprocessor_dir)
+        self.preprocessor = preprocessor
+        self.tokenize = hub.KerasLayer(getattr(preprocessor, names.TOKENIZE), name="tokenize")
+        self.pack = hub.KerasLayer(
+            getattr(preprocessor, names.BERT_PACK_INPUTS),
+            arguments=dict(seq_length=self.seq_length),
+            name="bert_pack_inputs",
+        )
+
+    def call(self, texts):
+        return self.pack([self.tokenize(texts)])
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "preprocessor_dir": self.preprocessor_dir,
+            "seq_length": self.seq_length,
+        }
+
+
+def _encoder_inputs() -> dict:
+    return {n: tf_keras.Input(shape=(None,), dtype=tf.int32, name=n) for n in names.ENCODER_INPUTS}
+
+
+def build_classifier(
+    preset: str | os.PathLike = DEFAULT_PRESET,
+    num_classes: int = 2,
+    strategy: str = "full",
+    unfreeze_top: int = 2,
+    pooling: str = "mean",
+    dropout: float = 0.1,
+    seq_length: int = DEFAULT_SEQ_LENGTH,
+    preprocessor: str | os.PathLike | None = None,
+) -> tf_keras.Model:
+    """Builds a classifier on raw strings with the chosen fine-tuning strategy.
+
+    Args:
+        preset: str. Preset name, encoder URL or directory.
+        num_classes: int. Number of classes (>= 2; binary tasks use 2 logits).
+        strategy: str. `"freeze"`, `"partial"` or `"full"`.
+        unfreeze_top: int. Top transformer layers to train when `strategy="partial"`.
+        pooling: str. `"mean"` (masked mean of `sequence_output`, how
+            all-MiniLM-L6-v2 was trained) or `"pooled"` (the [CLS] pooler).
+        dropout: float. Dropout rate before the dense head.
+        seq_length: int. Tokens per text after truncation ([CLS] and [SEP] included).
+        preprocessor: optional str. Preprocessor handle; defaults to the preset's.
+
+    Returns:
+        A `tf_keras.Model` from `[batch]` strings to `[batch, num_classes]` logits,
+        with attributes `token_model` (same network on encoder inputs),
+        `feature_model` (encoder + pooling), `head` (dropout + logits),
+        `strategy`, `pooling`, `seq_length`, `num_layers`.
+    """
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(
+            f"num_classes must be >= 2. Received: num_classes={num_classes!r}. "
+            "For a single yes/no label use num_classes=2."
+        )
+    if pooling not in POOLINGS:
+        raise ValueError(
+            f"Unknown pooling. Received: pooling={pooling!r}. Use one of {list(POOLINGS)}."
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}.")
+    if seq_length < 3:
+        raise ValueError(
+            f"seq_length must be >= 3 ([CLS] text [SEP]). Received: seq_length={seq_length}."
+        )
+    validate_strategy(strategy, None, unfreeze_top)
+
+    encoder_dir = bk_hub.resolve(preset, names.ENCODER_DIR)
+    preprocessor_dir = bk_hub.resolve(
+        preprocessor if preprocessor is not None else preset, names.PREPROCESSOR_DIR
+    )
+    encoder_obj = hub.load(str(encoder_dir))  # loaded once, wrapped below
+    num_layers = count_transformer_layers(encoder_obj.variables)
+    validate_strategy(strategy, num_layers, unfreeze_top)
+    if strategy == "freeze":
+        encoder = hub.KerasLayer(encoder_obj, trainable=False, name="encoder")
+    else:
+        fn = trainable_filter(strategy, num_layers, unfreeze_top, pooling)
+        encoder = SubsetTrainableKerasLayer(encoder_obj, fn, name="encoder")
+    text_to_inputs = TextToEncoderInputs(str(preprocessor_dir), seq_length, name="preprocessor")
+    bk_hub.check_match(text_to_inputs.preprocessor, encoder_obj)
+
+    token_inputs = _encoder_inputs()
+    outputs = encoder(token_inputs)
+    if pooling == "mean":
+        features = MaskedMeanPooling(name="mean_pooling")(
+            outputs[names.SEQUENCE_OUTPUT], token_inputs[names.INPUT_MASK]
+        )
+    else:
+        features = outputs[names.POOLED_OUTPUT]
+    feature_model = tf_keras.Model(token_inputs, features, name="features")
+
+    head_input = tf_keras.Input(shape=(features.shape[-1],), dtype=tf.float32, name="features")
+    x = tf_keras.layers.Dropout(dropout, name="classifier_dropout")(head_input)
+    logits = tf_keras.layers.Dense(
+        num_classes,
+        kernel_initializer=tf_keras.initializers.TruncatedNormal(stddev=0.02),
+        name="logits",
+        dtype="float32",
+    )(x)
+    head = tf_keras.Model(head_input, logits, name="head")
+
+    token_model = tf_keras.Model(
+        token_inputs, head(feature_model(token_inputs)), name="bert_classifier_tokens"
+    )
+    text_input = tf_keras.Input(shape=(), dtype=tf.string, name="text")
+    model = tf_keras.Model(
+        text_input, token_model(text_to_inputs(text_input)), name="bert_classifier"
+    )
+    model.token_model = token_model
+    model.feature_model = feature_model
+    model.head = head
+    model.text_to_inputs = text_to_inputs
+    model.strategy = strategy
+    model.pooling = pooling
+    model.seq_length = seq_length
+    model.num_layers = num_layers
+    model.unfreeze_top = (
+        unfreeze_top if strategy == "partial" else (num_layers if strategy == "full" else 0)
+    )
+    return model
+
+
+def count_parameters(model: tf_keras.Model) -> dict[str, int]:
+    """Trainable and frozen parameter counts, as `model.summary()` reports them.
+
+    Examples:
+    >>> counts = count_parameters(build_classifier("tiny_random_en_uncased", 2, "freeze"))
+    >>> counts["trainable"]
+    66
+    """
+
+    def total(weights):
+        return int(sum(int(tf.size(w)) for w in weights))
+
+    return {
+        "trainable": total(model.trainable_weights),
+        "frozen": total(model.non_trainable_weights),
+    }

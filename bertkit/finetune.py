@@ -1,0 +1,361 @@
+"""Train a classifier: AdamW with linear warmup and decay, class weights, early stopping, checkpoints.
+
+The optimizer is tf-models' BERT recipe (`official.nlp.optimization`):
+AdamW (no weight decay on LayerNorm and bias), learning rate rising linearly
+over the first `warmup_fraction` of the steps, then falling linearly to zero.
+
+`fit` tokenizes once (`bertkit.inputs`), trains on dynamically padded
+batches, and for `strategy="freeze"` takes the fast path: the frozen encoder
+is a fixed function in inference mode, so its features are computed once and
+only the head trains on them.
+
+Examples:
+>>> model = build_classifier("tiny_random_en_uncased", num_classes=2, strategy="freeze")  # doctest: +SKIP
+>>> history = fit(model, ["good", "bad"], [1, 0], epochs=1)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bertkit import _env
+
+_env.setup()
+
+import tensorflow as tf  # noqa: E402
+import tf_keras  # noqa: E402
+
+from bertkit import inputs  # noqa: E402
+
+NO_DECAY = ["LayerNorm", "layer_norm", "bias"]
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Hyperparameters of `fit`. The defaults are what learned on the bundled drug reviews.
+
+    Args:
+        epochs: int. Passes over the training data.
+        batch_size: int. Examples per step.
+        learning_rate: float. Peak learning rate (after warmup).
+        warmup_fraction: float. Share of steps with linearly rising learning rate.
+        weight_decay: float. AdamW decay (not applied to LayerNorm and bias).
+        class_weight: str or None. `"balanced"` weighs classes by inverse frequency.
+        early_stopping_patience: int or None. Epochs without validation improvement
+            before stopping (restores the best weights); None disables it.
+        bucket: bool. Batch examples of similar length together.
+        shuffle: bool. Reshuffle the training data every epoch.
+        cache_features: bool. With strategy "freeze", compute the frozen encoder's
+            features once and train the head on them (same result, much faster).
+        seed: int. Seeds shuffling, dropout and initialisation.
+    """
+
+    epochs: int = 4
+    batch_size: int = 16
+    learning_rate: float = 1e-4
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.01
+    class_weight: str | None = "balanced"
+    early_stopping_patience: int | None = 2
+    bucket: bool = True
+    shuffle: bool = True
+    cache_features: bool = True
+    seed: int = 0
+
+    def validate(self) -> None:
+        """Raises on values that cannot train."""
+        if not isinstance(self.batch_size, int) or self.batch_size <= 0:
+            raise ValueError(
+                f"batch_size must be a positive integer. Received: batch_size={self.batch_size!r}. "
+                "Try 16 or 32."
+            )
+        if not isinstance(self.epochs, int) or self.epochs <= 0:
+            raise ValueError(
+                f"epochs must be a positive integer. Received: epochs={self.epochs!r}."
+            )
+        if not self.learning_rate > 0:
+            raise ValueError(
+                f"learning_rate must be > 0. Received: learning_rate={self.learning_rate!r}. "
+                "BERT fine-tuning uses 3e-5 to 3e-4."
+            )
+        if not 0 <= self.warmup_fraction < 1:
+            raise ValueError(
+                f"warmup_fraction must be in [0, 1). Received: {self.warmup_fraction!r}."
+            )
+        if self.class_weight not in (None, "balanced"):
+            raise ValueError(
+                f"class_weight must be 'balanced' or None. Received: {self.class_weight!r}."
+            )
+
+
+class LinearWarmupDecay(tf_keras.optimizers.schedules.LearningRateSchedule):
+    """Learning rate rising linearly from 0 to `peak` over the warmup steps, then linearly to 0.
+
+    Unlike BERT's original schedule (decay computed from step 0, so the peak is
+    never reached), the decay starts where the warmup ends.
+
+    Examples:
+    >>> schedule = LinearWarmupDecay(1e-4, total_steps=10, warmup_fraction=0.2)
+    >>> [round(float(schedule(s)), 7) for s in (0, 1, 2, 6, 10)]
+    [0.0, 5e-05, 0.0001, 5e-05, 0.0]
+    """
+
+    def __init__(self, peak: float, total_steps: int, warmup_fraction: float = 0.1):
+        super().__init__()
+        self.peak = float(peak)
+        self.total_steps = max(int(total_steps), 1)
+        self.warmup_steps = int(round(warmup_fraction * self.total_steps))
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.float32)
+        warmup = tf.cast(self.warmup_steps, tf.float32)
+        total = tf.cast(self.total_steps, tf.float32)
+        rising = self.peak * step / tf.maximum(warmup, 1.0)
+        falling = self.peak * tf.maximum(total - step, 0.0) / tf.maximum(total - warmup, 1.0)
+        return tf.where(step < warmup, rising, falling)
+
+    def get_config(self):
+        return {
+            "peak": self.peak,
+            "total_steps": self.total_steps,
+            "warmup_fraction": self.warmup_steps / self.total_steps,
+        }
+
+
+def create_optimizer(
+    learning_rate: float,
+    num_train_steps: int,
+    warmup_fraction: float = 0.1,
+    weight_decay: float = 0.01,
+):
+    """Returns `(optimizer, schedule)`: AdamW + linear warmup then linear decay to zero.
+
+    Examples:
+    >>> _, schedule = create_optimizer(1e-4, num_train_steps=100, warmup_fraction=0.1)
+    >>> [round(float(schedule(s)), 6) for s in (0, 5, 10, 55, 100)]
+    [0.0, 5e-05, 0.0001, 5e-05, 0.0]
+    """
+    from official.nlp import optimization
+
+    schedule = LinearWarmupDecay(learning_rate, num_train_steps, warmup_fraction)
+    optimizer = optimization.AdamWeightDecay(
+        learning_rate=schedule,
+        weight_decay_rate=weight_decay,
+        beta_1=0.9,
+        beta_2=0.999,
+        epsilon=1e-6,
+        exclude_from_weight_decay=NO_DECAY,
+    )
+    return optimizer, schedule
+
+
+def balanced_class_weights(label_ids, num_classes: int) -> dict[int, float]:
+    """`n / (k * count_c)` per class, as scikit-learn's "balanced"; absent classes get 1.0.
+
+    Examples:
+    >>> balanced_class_weights([0, 0, 0, 1], 2)
+    {0: 0.6666666666666666, 1: 2.0}
+    """
+    counts = np.bincount(np.asarray(label_ids, dtype=np.int64), minlength=num_classes)
+    n = counts.sum()
+    return {
+        c: (float(n / (num_classes * counts[c])) if counts[c] else 1.0) for c in range(num_classes)
+    }
+
+
+def _loss():
+    return tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+class _Timer(tf_keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+        self.epoch_seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_seconds.append(time.perf_counter() - self._epoch_start)
+
+
+def compute_features(model, encoded: inputs.EncodedTexts, batch_size: int = 64) -> np.ndarray:
+    """Pooled encoder features of every example, in inference mode (the freeze fast path)."""
+    ds = inputs.make_dataset(encoded, batch_size=batch_size)
+    feature_fn = tf.function(lambda x: model.feature_model(x, training=False))
+    return (
+        np.concatenate([feature_fn(batch).numpy() for batch in ds])
+        if len(encoded)
+        else np.zeros((0, model.feature_model.output_shape[-1]), np.float32)
+    )
+
+
+@dataclasses.dataclass
+class FitResult:
+    """What `fit` did: Keras History, the LR schedule, timings and token counts."""
+
+    history: tf_keras.callbacks.History
+    schedule: object
+    train_seconds: float
+    epoch_seconds: list
+    num_train_steps: int
+    real_tokens_per_epoch: int
+    num_truncated: int
+
+
+def fit(
+    model,
+    train_texts,
+    train_labels,
+    validation: tuple | None = None,
+    config: TrainConfig | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    verbose: int = 1,
+    callbacks: list | None = None,
+) -> FitResult:
+    """Fine-tunes a `build_classifier` model on texts and integer labels.
+
+    Args:
+        model: tf_keras.Model. From `bertkit.build_classifier`.
+        train_texts: list of str.
+        train_labels: array-like of int. Class ids in `[0, num_classes)`.
+        validation: optional `(texts, label_ids)`. For early stopping and curves.
+        config: TrainConfig. Hyperparameters (defaults when None).
+        checkpoint_dir: optional path. Weights saved after every epoch (`epoch-{n}.weights.h5`
+            written atomically), best-by-validation kept as `best.weights.h5`.
+        verbose: int. Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
+        callbacks: optional list. Extra Keras callbacks.
+
+    Returns:
+        FitResult with `history` (Keras History: loss, accuracy, val_loss, val_accuracy).
+    """
+    config = config or TrainConfig()
+    config.validate()
+    tf_keras.utils.set_random_seed(config.seed)
+    labels = np.asarray(train_labels, dtype=np.int32)
+    num_classes = int(model.output_shape[-1])
+    if len(labels) != len(train_texts):
+        raise ValueError(
+            f"Texts and labels differ in length. Received: {len(train_texts)} texts, "
+            f"{len(labels)} labels."
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f"Label ids must be in [0, {num_classes}). Received: min={labels.min()}, max={labels.max()}. "
+            "Encode string labels with bertkit.data.LabelEncoder."
+        )
+    encoded = inputs.encode_texts(model, list(train_texts))
+    class_weight = balanced_class_weights(labels, num_classes) if config.class_weight else None
+    steps = inputs.steps_per_epoch(len(labels), config.batch_size) * config.epochs
+    optimizer, schedule = create_optimizer(
+        config.learning_rate, steps, config.warmup_fraction, config.weight_decay
+    )
+    val_data = None
+    if validation is not None:
+        val_texts, val_labels = validation
+        val_encoded = inputs.encode_texts(model, list(val_texts))
+        val_labels = np.asarray(val_labels, dtype=np.int32)
+
+    timer = _Timer()
+    all_callbacks = [timer, *(callbacks or [])]
+    if validation is not None and config.early_stopping_patience is not None:
+        all_callbacks.append(
+            tf_keras.callbacks.EarlyStopping(
+                monitor="val_loss",
+                patience=config.early_stopping_patience,
+                restore_best_weights=True,
+            )
+        )
+    if checkpoint_dir is not None:
+        all_callbacks.append(
+            AtomicCheckpoint(checkpoint_dir, monitor_validation=validation is not None)
+        )
+
+    shuffle_seed = config.seed if config.shuffle else None
+    if model.strategy == "freeze" and config.cache_features:
+        trained = model.head
+        features = compute_features(model, encoded)
+        train_ds = _feature_dataset(features, labels, config.batch_size, shuffle_seed)
+        if validation is not None:
+            val_data = _feature_dataset(compute_features(model, val_encoded), val_labels, 64, None)
+    else:
+        trained = model.token_model
+        train_ds = inputs.make_dataset(
+            encoded,
+            labels,
+            config.batch_size,
+            shuffle=config.shuffle,
+            seed=config.seed,
+            bucket=config.bucket,
+        )
+        if validation is not None:
+            val_data = inputs.make_dataset(val_encoded, val_labels, batch_size=64)
+
+    trained.compile(optimizer=optimizer, loss=_loss(), metrics=["accuracy"])
+    start = time.perf_counter()
+    history = trained.fit(
+        train_ds,
+        validation_data=val_data,
+        epochs=config.epochs,
+        class_weight=class_weight,
+        callbacks=all_callbacks,
+        verbose=verbose,
+    )
+    return FitResult(
+        history=history,
+        schedule=schedule,
+        train_seconds=time.perf_counter() - start,
+        epoch_seconds=timer.epoch_seconds,
+        num_train_steps=steps,
+        real_tokens_per_epoch=encoded.real_tokens(),
+        num_truncated=encoded.num_truncated,
+    )
+
+
+def _feature_dataset(features, labels, batch_size, seed):
+    ds = tf.data.Dataset.from_tensor_slices((features, labels))
+    if seed is not None:
+        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+class AtomicCheckpoint(tf_keras.callbacks.Callback):
+    """Saves weights after each epoch via temp file + rename, so a crash never leaves a torn file.
+
+    Args:
+        directory: path. Where `epoch-{n}.weights.h5` and `best.weights.h5` go.
+        monitor_validation: bool. Keep `best.weights.h5` by lowest `val_loss`.
+    """
+
+    def __init__(self, directory, monitor_validation: bool = True):
+        super().__init__()
+        self.directory = Path(directory)
+        self.monitor_validation = monitor_validation
+        self.best = float("inf")
+
+    def _save(self, name: str) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        tmp = self.directory / f".{name}.tmp.h5"
+        self.model.save_weights(str(tmp))
+        os.replace(tmp, self.directory / name)
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        self._save(f"epoch-{epoch + 1}.weights.h5")
+        if self.monitor_validation and logs.get("val_loss", float("inf")) < self.best:
+            self.best = logs["val_loss"]
+            self._save("best.weights.h5")
+
+
+def predict_logits(model, texts, batch_size: int = 64) -> np.ndarray:
+    """Logits for `texts`, tokenized once and dynamically padded (fast batch inference)."""
+    encoded = inputs.encode_texts(model, list(texts))
+    ds = inputs.make_dataset(encoded, batch_size=batch_size)
+    fn = tf.function(lambda x: model.token_model(x, training=False))
+    out = [fn(batch).numpy() for batch in ds]
+    return np.concatenate(out) if out else np.zeros((0, int(model.output_shape[-1])), np.float32)

@@ -1,0 +1,177 @@
+"""The end-to-end jobs behind the CLI: train from files, evaluate a saved model, predict lines.
+
+Examples:
+>>> summary = train_from_files("data/topics.csv", output="runs/topics", preset="tiny_random_en_uncased")  # doctest: +SKIP
+>>> evaluate_files("runs/topics", "data/topics.csv")["accuracy"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+
+from bertkit import classifier, data, evaluate, export, finetune
+from bertkit.presets import DEFAULT_PRESET
+
+# Peak learning rates that learned on the bundled data (see README "Results").
+DEFAULT_LEARNING_RATES = {"freeze": 1e-3, "partial": 2e-4, "full": 1e-4}
+VALIDATION_FRACTION = 0.1
+
+
+def default_learning_rate(strategy: str) -> float:
+    """The default peak learning rate for a strategy (the head alone tolerates a larger one)."""
+    classifier.validate_strategy(strategy, None, 1)
+    return DEFAULT_LEARNING_RATES[strategy]
+
+
+def train_from_files(
+    train: str | os.PathLike,
+    output: str | os.PathLike,
+    validation: str | os.PathLike | None = None,
+    text_column: str = "text",
+    label_column: str = "label",
+    preset: str = DEFAULT_PRESET,
+    strategy: str = "full",
+    unfreeze_top: int = 2,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    learning_rate: float | None = None,
+    seq_length: int = classifier.DEFAULT_SEQ_LENGTH,
+    pooling: str = "mean",
+    seed: int = 0,
+    overwrite: bool = False,
+    on_bad_text: str = "error",
+    verbose: int = 2,
+) -> dict:
+    """Loads data, fine-tunes, saves the model directory; returns a JSON-able summary.
+
+    Without `validation`, a stratified, seeded 10% of `train` is held out for
+    early stopping.
+    """
+    classifier.validate_strategy(strategy, None, unfreeze_top)
+    if os.path.exists(output) and not overwrite:
+        raise FileExistsError(
+            f"Output directory already exists. Received: {str(output)!r}. "
+            "Choose a new path, delete it, or pass --overwrite."
+        )
+    train_ds = data.load(
+        train, text_column=text_column, label_column=label_column, on_bad_text=on_bad_text
+    )
+    if validation is not None:
+        val_ds = data.load(
+            validation, text_column=text_column, label_column=label_column, on_bad_text=on_bad_text
+        )
+    else:
+        train_ds, val_ds = data.stratified_split(train_ds, VALIDATION_FRACTION, seed=seed)
+    encoder = data.LabelEncoder.fit(train_ds.labels)
+    y_train = encoder.encode(train_ds.labels)
+    y_val = encoder.encode(val_ds.labels)
+    defaults = finetune.TrainConfig()
+    config = finetune.TrainConfig(
+        epochs=epochs if epochs is not None else defaults.epochs,
+        batch_size=batch_size if batch_size is not None else defaults.batch_size,
+        learning_rate=learning_rate
+        if learning_rate is not None
+        else default_learning_rate(strategy),
+        seed=seed,
+    )
+    config.validate()
+    model = classifier.build_classifier(
+        preset,
+        encoder.num_classes,
+        strategy,
+        unfreeze_top=unfreeze_top,
+        pooling=pooling,
+        seq_length=seq_length,
+    )
+    result = finetune.fit(
+        model,
+        train_ds.texts,
+        y_train,
+        validation=(val_ds.texts, y_val),
+        config=config,
+        verbose=verbose,
+    )
+    val_pred = finetune.predict_logits(model, val_ds.texts).argmax(axis=1)
+    val_metrics = evaluate.classification_metrics(y_val, val_pred, encoder.classes)
+    counts = classifier.count_parameters(model)
+    summary = {
+        "output": str(output),
+        "preset": str(preset),
+        "strategy": strategy,
+        "unfreeze_top": model.unfreeze_top,
+        "pooling": pooling,
+        "seq_length": seq_length,
+        "classes": encoder.classes,
+        "n_train": len(y_train),
+        "n_validation": len(y_val),
+        "truncated_train_texts": result.num_truncated,
+        "epochs_run": len(result.history.history["loss"]),
+        "train_seconds": round(result.train_seconds, 2),
+        "trainable_parameters": counts["trainable"],
+        "validation_accuracy": round(val_metrics["accuracy"], 4),
+        "validation_macro_f1": round(val_metrics["macro_f1"], 4),
+        "config": {k: v for k, v in vars(config).items()},
+    }
+    if result.num_truncated and verbose:
+        print(
+            f"Note: {result.num_truncated} of {len(y_train)} training texts were longer than "
+            f"{seq_length} tokens and were truncated (raise --seq-length to keep more).",
+            flush=True,
+        )
+    export.save_model(model, output, encoder.classes, info=summary, overwrite=overwrite)
+    return summary
+
+
+def evaluate_files(
+    model_dir: str | os.PathLike,
+    data_path: str | os.PathLike,
+    text_column: str = "text",
+    label_column: str = "label",
+    on_bad_text: str = "error",
+) -> dict:
+    """Metrics of a saved model on a labelled file: accuracy, macro_f1, n, per-class, confusion."""
+    model = export.load_model(model_dir)
+    dataset = data.load(
+        data_path, text_column=text_column, label_column=label_column, on_bad_text=on_bad_text
+    )
+    encoder = data.LabelEncoder(model.label_names)
+    y_true = encoder.encode(dataset.labels)  # raises on labels the model never saw
+    start = time.perf_counter()
+    probs = model.predict_proba(dataset.texts)
+    seconds = time.perf_counter() - start
+    metrics = evaluate.classification_metrics(y_true, probs.argmax(axis=1), model.label_names)
+    metrics["examples_per_second"] = round(len(y_true) / max(seconds, 1e-9), 2)
+    return metrics
+
+
+def predict_lines(model_dir: str | os.PathLike, lines, batch_size: int = 64):
+    """Yields one JSON line per input line: text, label, probabilities by class name."""
+    model = export.load_model(model_dir)
+    batch: list[str] = []
+
+    def flush():
+        probs = model.predict_proba(batch, batch_size)
+        for text, row in zip(batch, probs, strict=True):
+            best = int(np.argmax(row))
+            yield json.dumps(
+                {
+                    "text": text,
+                    "label": model.label_names[best],
+                    "probabilities": {
+                        n: round(float(p), 6) for n, p in zip(model.label_names, row, strict=True)
+                    },
+                },
+                ensure_ascii=False,
+            )
+
+    for line in lines:
+        batch.append(line.rstrip("\n"))
+        if len(batch) == batch_size:
+            yield from flush()
+            batch = []
+    if batch:
+        yield from flush()

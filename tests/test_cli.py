@@ -1,0 +1,157 @@
+"""The command line end to end on small data: train, evaluate, predict, and its errors."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from bertkit import presets
+
+
+def _bertkit(*args, stdin=None):
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    return subprocess.run(
+        [sys.executable, "-m", "bertkit", *map(str, args)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def csv_files(tmp_path_factory):
+    frame = pd.read_csv(os.path.join(os.path.dirname(__file__), "..", "data", "topics.csv"))
+    frame = frame.rename(columns={"text": "sentence", "label": "topic"})
+    root = tmp_path_factory.mktemp("cli")
+    frame.iloc[:120].to_csv(root / "train.csv", index=False)
+    frame.iloc[120:].to_csv(root / "test.tsv", sep="\t", index=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained_dir(tiny_dir, csv_files):
+    out = csv_files / "model"
+    result = _bertkit(
+        "train",
+        "--train",
+        csv_files / "train.csv",
+        "--text-column",
+        "sentence",
+        "--label-column",
+        "topic",
+        "--preset",
+        presets.TINY_PRESET,
+        "--strategy",
+        "partial",
+        "--unfreeze-top",
+        "1",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--output",
+        out,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["classes"] == ["education", "job", "love"]
+    assert summary["n_train"] + summary["n_validation"] == 120
+    assert summary["strategy"] == "partial" and summary["unfreeze_top"] == 1
+    return out
+
+
+def test_evaluate_prints_one_json_object(trained_dir, csv_files):
+    result = _bertkit(
+        "evaluate",
+        "--model",
+        trained_dir,
+        "--data",
+        csv_files / "test.tsv",
+        "--text-column",
+        "sentence",
+        "--label-column",
+        "topic",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads(result.stdout)
+    assert metrics["n"] == len(pd.read_csv(csv_files / "test.tsv", sep="\t"))
+    assert 0.0 <= metrics["accuracy"] <= 1.0 and 0.0 <= metrics["macro_f1"] <= 1.0
+    assert set(metrics["per_class"]) == {"education", "job", "love"}
+
+
+def test_predict_reads_stdin_and_writes_json_lines(trained_dir):
+    result = _bertkit("predict", "--model", trained_dir, stdin="I got a raise at work\nmy exam\n")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [r["text"] for r in rows] == ["I got a raise at work", "my exam"]
+    for row in rows:
+        assert set(row["probabilities"]) == {"education", "job", "love"}
+        assert abs(sum(row["probabilities"].values()) - 1) < 1e-4
+        assert row["label"] == max(row["probabilities"], key=row["probabilities"].get)
+
+
+def test_wrong_column_lists_the_columns(csv_files, tmp_path):
+    result = _bertkit(
+        "train",
+        "--train",
+        csv_files / "train.csv",
+        "--text-column",
+        "text",
+        "--label-column",
+        "topic",
+        "--preset",
+        presets.TINY_PRESET,
+        "--output",
+        tmp_path / "m",
+    )
+    assert result.returncode == 2
+    assert "'text'" in result.stderr and "sentence" in result.stderr and "topic" in result.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_unseen_label_at_evaluation_is_named(trained_dir, tmp_path):
+    pd.DataFrame({"sentence": ["a", "b"], "topic": ["job", "sports"]}).to_csv(
+        tmp_path / "x.csv", index=False
+    )
+    result = _bertkit(
+        "evaluate",
+        "--model",
+        trained_dir,
+        "--data",
+        tmp_path / "x.csv",
+        "--text-column",
+        "sentence",
+        "--label-column",
+        "topic",
+    )
+    assert result.returncode == 2
+    assert "sports" in result.stderr
+
+
+def test_existing_output_is_not_overwritten(trained_dir, csv_files):
+    result = _bertkit(
+        "train",
+        "--train",
+        csv_files / "train.csv",
+        "--text-column",
+        "sentence",
+        "--label-column",
+        "topic",
+        "--preset",
+        presets.TINY_PRESET,
+        "--epochs",
+        "1",
+        "--output",
+        trained_dir,
+    )
+    assert result.returncode == 2 and "already exists" in result.stderr
+
+
+def test_presets_command_prints_table():
+    result = _bertkit("presets")
+    assert result.returncode == 0
+    assert result.stdout.splitlines()[0].startswith("name")

@@ -1,0 +1,645 @@
+"""Loading labelled text (CSV/TSV, DataFrame, folders, TFDS), label encoding and splits."""
+
+from __future__ import annotations
+
+import contextlib
+import doctest
+import gzip
+import json
+import os
+import warnings
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bertkit import data
+from bertkit.data import LabelEncoder, TextDataset
+
+
+def write_bytes(path, content: bytes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def write_text(path, content: str):
+    return write_bytes(path, content.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def no_warnings():
+    """Turns every warning inside the block into an error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+# --------------------------------------------------------------------------- CSV / TSV
+
+
+def test_load_csv_keeps_texts_as_written_and_labels_as_strings(tmp_path):
+    path = write_text(
+        tmp_path / "reviews.csv",
+        'text,label\n007,1\nNA,0\n"Long, with a comma\nand a newline",1\n  padded  ,None\n',
+    )
+    dataset = data.load_csv(path)
+    assert dataset.texts == ["007", "NA", "Long, with a comma\nand a newline", "  padded  "]
+    assert dataset.labels == ["1", "0", "1", "None"]  # "None" is a class name, not missing
+    assert dataset.source == str(path)
+    assert len(dataset) == 4
+
+
+def test_load_csv_strips_labels_and_reads_a_byte_order_mark(tmp_path):
+    path = write_bytes(tmp_path / "bom.csv", b"\xef\xbb\xbftext,label\nhello, pos\nbye,neg \n")
+    dataset = data.load_csv(path)
+    assert dataset.texts == ["hello", "bye"]
+    assert dataset.labels == ["pos", "neg"]
+
+
+@pytest.mark.parametrize("name", ["data.tsv", "data.TAB", "data.tsv.gz"])
+def test_tab_separator_is_detected_from_the_extension(tmp_path, name):
+    content = b"text\tlabel\nfirst, with commas, here\ta\nsecond\tb\n"
+    if name.endswith(".gz"):
+        content = gzip.compress(content)
+    dataset = data.load_csv(write_bytes(tmp_path / name, content))
+    assert dataset.texts == ["first, with commas, here", "second"]
+    assert dataset.labels == ["a", "b"]
+
+
+def test_explicit_separator_overrides_the_extension(tmp_path):
+    path = write_text(tmp_path / "data.txt", "text;label\nx,y;a\nz;b\n")
+    dataset = data.load_csv(path, sep=";")
+    assert dataset.texts == ["x,y", "z"]
+    assert dataset.labels == ["a", "b"]
+
+
+def test_custom_columns_and_unlabelled_csv(tmp_path):
+    path = write_text(tmp_path / "d.csv", "id,review,stars\n1,good,5\n2,bad,1\n")
+    dataset = data.load_csv(path, text_column="review", label_column="stars")
+    assert (dataset.texts, dataset.labels) == (["good", "bad"], ["5", "1"])
+    unlabelled = data.load_csv(path, text_column="review", label_column=None)
+    assert unlabelled.texts == ["good", "bad"]
+    assert unlabelled.labels is None
+
+
+def test_missing_file_names_the_path(tmp_path):
+    path = tmp_path / "nope.csv"
+    with pytest.raises(FileNotFoundError, match="nope.csv"):
+        data.load_csv(path)
+
+
+def test_missing_extensionless_file_suggests_tfds(tmp_path):
+    with pytest.raises(FileNotFoundError, match="tfds:"):
+        data.load_csv(tmp_path / "imdb_reviews")
+
+
+def test_directory_passed_to_load_csv_points_to_the_folder_loader(tmp_path):
+    with pytest.raises(IsADirectoryError, match="load_text_directory"):
+        data.load_csv(tmp_path)
+
+
+def test_empty_file_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="empty"):
+        data.load_csv(write_text(tmp_path / "empty.csv", ""))
+
+
+def test_header_without_rows_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match=r"no rows"):
+        data.load_csv(write_text(tmp_path / "header.csv", "text,label\n"))
+
+
+def test_wrong_text_column_lists_available_columns(tmp_path):
+    path = write_text(tmp_path / "d.csv", "text,label\na,x\n")
+    with pytest.raises(ValueError) as info:
+        data.load_csv(path, text_column="txt")
+    message = str(info.value)
+    assert "Column 'txt' not found" in message
+    assert "Received: text_column='txt'" in message
+    assert "Available columns: ['text', 'label']" in message
+    assert "--text-column" in message
+    assert "Did you mean 'text'?" in message
+
+
+def test_wrong_label_column_lists_available_columns(tmp_path):
+    path = write_text(tmp_path / "d.csv", "text,sentiment\na,x\n")
+    with pytest.raises(
+        ValueError, match=r"Column 'label' not found.*\['text', 'sentiment'\]"
+    ) as info:
+        data.load_csv(path)
+    assert "label_column=None for unlabelled data" in str(info.value)
+
+
+def test_tsv_read_as_csv_hints_at_the_separator(tmp_path):
+    path = write_text(tmp_path / "data.csv", "text\tlabel\na\tx\n")
+    with pytest.raises(ValueError, match=r"sep='\\t'"):
+        data.load_csv(path)
+
+
+def test_bad_texts_raise_with_spreadsheet_row_numbers(tmp_path):
+    # Data rows 1..5 are spreadsheet rows 2..6: the empty cell is row 3, the blank text row 5.
+    path = write_text(tmp_path / "d.csv", 'text,label\nok,a\n,b\nfine,a\n"   ",b\ngood,a\n')
+    with pytest.raises(ValueError) as info:
+        data.load_csv(path)
+    message = str(info.value)
+    assert "2 bad values" in message
+    assert "empty or whitespace-only in rows 3, 5." in message
+    assert "the header is row 1" in message
+    assert 'on_bad_text="drop"' in message
+
+
+def test_bad_text_rows_are_capped_at_ten(tmp_path):
+    rows = "".join(f",x{i}\n" for i in range(13))
+    path = write_text(tmp_path / "d.csv", "text,label\nok,a\n" + rows)
+    with pytest.raises(ValueError, match=r"rows 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 and 3 more\."):
+        data.load_csv(path)
+
+
+def test_drop_bad_texts_warns_with_the_count(tmp_path):
+    path = write_text(tmp_path / "d.csv", 'text,label\nok,a\n,b\nfine,b\n" ",a\n')
+    with pytest.warns(UserWarning, match="Dropped 2 of 4 rows") as record:
+        dataset = data.load_csv(path, on_bad_text="drop")
+    assert record[0].filename == __file__  # the warning points at the caller, not bertkit
+    assert dataset.texts == ["ok", "fine"]
+    assert dataset.labels == ["a", "b"]
+
+
+def test_drop_with_every_text_bad_is_an_error(tmp_path):
+    path = write_text(tmp_path / "d.csv", "text,label\n,a\n ,b\n")
+    with pytest.raises(ValueError, match="No examples left"):
+        data.load_csv(path, on_bad_text="drop")
+
+
+def test_missing_labels_are_never_dropped(tmp_path):
+    path = write_text(tmp_path / "d.csv", "text,label\na,x\nb,\nc,y\nd,  \n")
+    for on_bad_text in ("error", "drop"):
+        with pytest.raises(ValueError, match=r"2 missing or empty labels.*rows 3, 5"):
+            data.load_csv(path, on_bad_text=on_bad_text)
+
+
+def test_unknown_on_bad_text_is_an_error(tmp_path):
+    path = write_text(tmp_path / "d.csv", "text,label\na,x\n")
+    with pytest.raises(ValueError, match=r"on_bad_text must be one of \['error', 'drop'\]"):
+        data.load_csv(path, on_bad_text="skip")
+
+
+def test_invalid_utf8_names_the_byte_offset_and_the_option(tmp_path):
+    content = b"text,label\nfine,a\nbro\xffken,b\n"
+    path = write_bytes(tmp_path / "latin.csv", content)
+    offset = content.index(b"\xff")
+    with pytest.raises(ValueError) as info:
+        data.load_csv(path)
+    message = str(info.value)
+    assert f"byte offset {offset} (line 3)" in message
+    assert 'encoding_errors="replace"' in message
+    dataset = data.load_csv(path, encoding_errors="replace")
+    assert dataset.texts == ["fine", "bro\ufffdken"]
+
+
+def test_rows_with_too_many_fields_are_a_parse_error(tmp_path):
+    path = write_text(tmp_path / "d.csv", "text,label\na,x\nb, c,y\n")
+    with pytest.raises(ValueError, match=r"Could not parse .* as CSV.*Quote texts"):
+        data.load_csv(path)
+
+
+def test_first_row_with_an_extra_field_is_not_silently_an_index(tmp_path):
+    path = write_text(tmp_path / "d.csv", "text,label\nI liked it, a lot,pos\nmeh, ok,neg\n")
+    with pytest.raises(ValueError, match="more fields than the header"):
+        data.load_csv(path)
+
+
+# --------------------------------------------------------------------------- DataFrame
+
+
+def test_from_dataframe_converts_labels_to_strings():
+    frame = pd.DataFrame(
+        {
+            "text": ["a", "b", "c"],
+            "ints": [0, 1, 0],
+            "floats": [1.0, 0.0, 2.5],
+            "strings": ["pos", "neg", "pos"],
+        }
+    )
+    assert data.from_dataframe(frame, label_column="ints").labels == ["0", "1", "0"]
+    assert data.from_dataframe(frame, label_column="floats").labels == ["1", "0", "2.5"]
+    assert data.from_dataframe(frame, label_column="strings").labels == ["pos", "neg", "pos"]
+    assert data.from_dataframe(frame, label_column=None).labels is None
+
+
+def test_nan_promoted_int_labels_become_ints_and_the_gap_is_an_error():
+    frame = pd.DataFrame({"text": ["a", "b", "c"], "label": [1, None, 0]}, index=[10, 11, 12])
+    assert frame["label"].dtype == float  # what pandas does to an int column with a gap
+    with pytest.raises(ValueError, match=r"1 missing or empty label.*index 11"):
+        data.from_dataframe(frame)
+    kept = data.from_dataframe(frame.drop(index=11))
+    assert kept.labels == ["1", "0"]
+
+
+def test_dataframe_bad_texts_are_named_by_index_label():
+    frame = pd.DataFrame(
+        {"text": ["ok", None, float("nan"), "", 42, pd.NA], "label": list("abcdef")},
+        index=["r1", "r2", "r3", "r4", "r5", "r6"],
+    )
+    with pytest.raises(ValueError) as info:
+        data.from_dataframe(frame, source="my frame")
+    message = str(info.value)
+    assert "of my frame has 5 bad values" in message
+    assert "missing in rows with index 'r2', 'r3', 'r6'" in message
+    assert "empty or whitespace-only in rows with index 'r4'" in message
+    assert "not a string in rows with index 'r5' (e.g. 42 of type int)" in message
+
+
+def test_dataframe_non_string_texts_are_dropped_not_converted():
+    frame = pd.DataFrame({"text": ["ok", 3.5, "fine"], "label": ["a", "b", "c"]})
+    with pytest.warns(UserWarning, match=r"Dropped 1 of 3 rows.*not a string"):
+        dataset = data.from_dataframe(frame, on_bad_text="drop")
+    assert dataset.texts == ["ok", "fine"]
+    assert dataset.labels == ["a", "c"]
+
+
+def test_from_dataframe_rejects_other_types():
+    with pytest.raises(TypeError, match="pandas DataFrame. Received: list"):
+        data.from_dataframe([("a", "x")])
+
+
+def test_empty_dataframe_is_an_error():
+    with pytest.raises(ValueError, match="no rows"):
+        data.from_dataframe(pd.DataFrame({"text": [], "label": []}))
+
+
+def test_text_dataset_checks_lengths_and_summarises():
+    with pytest.raises(ValueError, match="2 texts and 1 labels"):
+        TextDataset(["a", "b"], ["x"], "inline")
+    assert repr(TextDataset(["a"], None, "inline")) == (
+        "TextDataset(source='inline', 1 examples, unlabelled)"
+    )
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def make_text_tree(root):
+    write_text(root / "pos" / "b.txt", "Loved it.")
+    write_text(root / "pos" / "a.txt", "Great.")
+    write_text(root / "neg" / "1.txt", "Dull.")
+    write_text(root / "neg" / "nested" / "2.txt", "Boring.")
+    write_text(root / "neg" / "notes.md", "not an example")
+    write_text(root / ".hidden" / "x.txt", "skipped")
+    write_text(root / "pos" / ".draft.txt", "skipped")
+    return root
+
+
+def test_load_text_directory_labels_by_folder(tmp_path):
+    root = make_text_tree(tmp_path / "reviews")
+    with no_warnings():
+        dataset = data.load_text_directory(root)
+    assert dataset.texts == ["Dull.", "Boring.", "Great.", "Loved it."]
+    assert dataset.labels == ["neg", "neg", "pos", "pos"]
+    assert dataset.source == str(root)
+
+
+def test_invalid_utf8_files_are_replaced_and_counted(tmp_path):
+    write_bytes(tmp_path / "a" / "1.txt", b"caf\xe9")
+    write_bytes(tmp_path / "a" / "2.txt", b"ok")
+    write_bytes(tmp_path / "b" / "3.txt", b"\xff\xfebad")
+    write_bytes(tmp_path / "b" / "4.txt", "na\u00efve".encode())
+    with pytest.warns(UserWarning, match="2 of 4 files .* invalid UTF-8"):
+        dataset = data.load_text_directory(tmp_path)
+    assert dataset.texts == ["caf\ufffd", "ok", "\ufffd\ufffdbad", "na\u00efve"]
+
+
+def test_text_directory_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing_dir"):
+        data.load_text_directory(tmp_path / "missing_dir")
+    file = write_text(tmp_path / "file.csv", "text,label\n")
+    with pytest.raises(NotADirectoryError, match="file.csv"):
+        data.load_text_directory(file)
+    flat = tmp_path / "flat"
+    write_text(flat / "1.txt", "loose")
+    with pytest.raises(ValueError, match=r"no sub-folders \(but 1 .txt files directly inside\)"):
+        data.load_text_directory(flat)
+    (tmp_path / "hollow" / "pos").mkdir(parents=True)
+    with pytest.raises(ValueError, match="No .txt files found"):
+        data.load_text_directory(tmp_path / "hollow")
+
+
+def test_text_directory_warns_about_loose_files_and_empty_classes(tmp_path):
+    write_text(tmp_path / "pos" / "1.txt", "yes")
+    write_text(tmp_path / "neg" / "1.txt", "no")
+    (tmp_path / "neutral").mkdir()
+    write_text(tmp_path / "stray.txt", "where do I go")
+    with pytest.warns(UserWarning) as record:
+        dataset = data.load_text_directory(tmp_path)
+    messages = " ".join(str(w.message) for w in record)
+    assert "Ignored 1 .txt files" in messages
+    assert "['neutral']" in messages
+    assert dataset.labels == ["neg", "pos"]
+
+
+def test_empty_text_files_follow_on_bad_text(tmp_path):
+    write_text(tmp_path / "pos" / "1.txt", "yes")
+    write_text(tmp_path / "pos" / "2.txt", " \n")
+    write_text(tmp_path / "neg" / "1.txt", "no")
+    with pytest.raises(ValueError, match=r"empty or whitespace-only in files 'pos/2.txt'"):
+        data.load_text_directory(tmp_path)
+    with pytest.warns(UserWarning, match="Dropped 1 of 3"):
+        dataset = data.load_text_directory(tmp_path, on_bad_text="drop")
+    assert dataset.texts == ["no", "yes"]
+
+
+# --------------------------------------------------------------------------- TFDS
+
+
+@pytest.fixture
+def tfds():
+    return pytest.importorskip("tensorflow_datasets")
+
+
+def test_load_tfds_imdb_reviews_from_mock_data(tfds, tmp_path):
+    with tfds.testing.mock_data(num_examples=9):
+        dataset = data.load_tfds("imdb_reviews", split="train", data_dir=tmp_path)
+    assert len(dataset) == 9
+    assert all(isinstance(text, str) for text in dataset.texts)
+    assert set(dataset.labels) <= {"neg", "pos"}
+    assert dataset.source == "tfds:imdb_reviews:train"
+
+
+def test_load_tfds_glue_sst2_detects_the_sentence_feature(tfds, tmp_path):
+    with tfds.testing.mock_data(num_examples=6):
+        auto = data.load_tfds("glue/sst2", split="validation", data_dir=tmp_path)
+        explicit = data.load_tfds(
+            "glue/sst2", split="validation", text_key="sentence", data_dir=tmp_path
+        )
+    assert len(auto) == 6
+    assert auto.texts == explicit.texts
+    assert set(auto.labels) <= {"negative", "positive"}
+
+
+def test_load_tfds_unlabelled_and_wrong_keys(tfds, tmp_path):
+    with tfds.testing.mock_data(num_examples=4):
+        unlabelled = data.load_tfds("imdb_reviews", label_key=None, data_dir=tmp_path)
+        assert unlabelled.labels is None and len(unlabelled) == 4
+        with pytest.raises(ValueError, match=r"Feature 'text' not found.*'sentence'"):
+            data.load_tfds("glue/sst2", text_key="text", data_dir=tmp_path)
+        with pytest.raises(ValueError, match=r"Feature 'stars' not found.*'label'"):
+            data.load_tfds("imdb_reviews", label_key="stars", data_dir=tmp_path)
+        with pytest.raises(ValueError, match=r"Cannot tell which feature.*'premise'"):
+            data.load_tfds("glue/mnli", split="validation_matched", data_dir=tmp_path)
+
+
+def _fixed_examples(sentences, labels):
+    import tensorflow as tf
+
+    def as_dataset(self, split, **kwargs):
+        return tf.data.Dataset.from_tensor_slices(
+            {
+                "sentence": tf.constant(sentences),
+                "label": tf.constant(labels, tf.int64),
+                "idx": tf.range(len(labels), dtype=tf.int32),
+            }
+        )
+
+    return as_dataset
+
+
+def test_load_tfds_minus_one_labels(tfds, tmp_path):
+    with tfds.testing.mock_data(as_dataset_fn=_fixed_examples(["a", "b"], [-1, -1])):
+        with pytest.warns(UserWarning, match="no labels"):
+            dataset = data.load_tfds("glue/sst2", split="test", data_dir=tmp_path)
+    assert dataset.labels is None and dataset.texts == ["a", "b"]
+    with tfds.testing.mock_data(as_dataset_fn=_fixed_examples(["a", "b", "c"], [1, -1, 0])):
+        with pytest.raises(ValueError, match=r"1 examples of tfds:glue/sst2:test have no label"):
+            data.load_tfds("glue/sst2", split="test", data_dir=tmp_path)
+
+
+def test_load_tfds_maps_class_ids_to_names_and_checks_texts(tfds, tmp_path):
+    fixed = _fixed_examples(["good", "", "bad"], [1, 1, 0])
+    with tfds.testing.mock_data(as_dataset_fn=fixed):
+        with pytest.raises(ValueError, match=r"empty or whitespace-only in positions 1\."):
+            data.load_tfds("glue/sst2", data_dir=tmp_path)
+        with pytest.warns(UserWarning, match="Dropped 1 of 3"):
+            dataset = data.load_tfds("glue/sst2", data_dir=tmp_path, on_bad_text="drop")
+    assert dataset.texts == ["good", "bad"]
+    assert dataset.labels == ["positive", "negative"]
+
+
+# --------------------------------------------------------------------------- load()
+
+
+def test_load_dispatches_dataframes_directories_and_files(tmp_path):
+    frame = pd.DataFrame({"review": ["a", "b"], "y": [1, 0]})
+    assert data.load(frame, "review", "y").labels == ["1", "0"]
+    root = make_text_tree(tmp_path / "tree")
+    assert data.load(root).labels == ["neg", "neg", "pos", "pos"]
+    assert data.load(str(root)).texts == data.load_text_directory(root).texts
+    path = write_text(tmp_path / "d.tsv", "t\tl\nx\tp\n")
+    assert data.load(path, text_column="t", label_column="l").labels == ["p"]
+    with pytest.warns(UserWarning, match="Dropped 1"):
+        assert data.load(
+            write_text(tmp_path / "e.csv", "text,label\n,a\nb,c\n"), on_bad_text="drop"
+        ).texts == ["b"]
+    with pytest.raises(FileNotFoundError, match="nothing.csv"):
+        data.load(tmp_path / "nothing.csv")
+    with pytest.raises(TypeError, match="Received: list"):
+        data.load(["a", "b"])
+
+
+@pytest.mark.parametrize(
+    "source, name, split",
+    [
+        ("tfds:imdb_reviews", "imdb_reviews", None),
+        ("tfds:glue/sst2:validation", "glue/sst2", "validation"),
+        ("tfds:imdb_reviews:train[:10%]", "imdb_reviews", "train[:10%]"),
+        ("tfds:mnist:3.0.1:test", "mnist:3.0.1", "test"),
+    ],
+)
+def test_load_parses_tfds_sources(monkeypatch, source, name, split):
+    calls = []
+    monkeypatch.setattr(data, "load_tfds", lambda name, **kwargs: calls.append((name, kwargs)))
+    data.load(source)
+    expected = {"label_key": "label"} | ({"split": split} if split else {})
+    assert calls == [(name, expected)]  # default text column -> auto-detect (no text_key)
+    calls.clear()
+    data.load(source, text_column="sentence", label_column=None)
+    assert calls[0][1]["text_key"] == "sentence"
+    assert calls[0][1]["label_key"] is None
+
+
+def test_load_rejects_two_splits(monkeypatch):
+    monkeypatch.setattr(data, "load_tfds", lambda name, **kwargs: None)
+    with pytest.raises(ValueError, match="Exactly one of"):
+        data.load("tfds:imdb_reviews:test", split="train")
+
+
+def test_load_tfds_source_through_mock(tfds, tmp_path):
+    with tfds.testing.mock_data(num_examples=5):
+        dataset = data.load("tfds:glue/sst2:validation", data_dir=tmp_path)
+    assert len(dataset) == 5
+    assert dataset.source == "tfds:glue/sst2:validation"
+
+
+# --------------------------------------------------------------------------- LabelEncoder
+
+
+def test_label_encoder_round_trip():
+    labels = ["pos", "neg", "neutral", "pos"]
+    encoder = LabelEncoder.fit(labels)
+    assert encoder.classes == ["neg", "neutral", "pos"]
+    assert encoder.num_classes == 3
+    ids = encoder.encode(labels)
+    assert ids.dtype == np.int32
+    assert ids.tolist() == [2, 0, 1, 2]
+    assert encoder.decode(ids) == labels
+    assert encoder.decode(np.array([[0], [2]])) == ["neg", "pos"]
+
+
+def test_label_encoder_int_labels_keep_their_values_as_ids():
+    labels = [0, 1, 2, 10, 2, 1]
+    encoder = LabelEncoder.fit(labels)
+    assert encoder.classes == ["0", "1", "2", "10"]
+    assert encoder.encode([10, "2", 1.0]).tolist() == [3, 2, 1]
+    assert encoder.decode([3]) == ["10"]
+
+
+def test_label_encoder_save_and_load(tmp_path):
+    encoder = LabelEncoder.fit(["b", "a", "c"])
+    path = encoder.save(tmp_path / "model" / "labels.json")
+    assert json.loads(path.read_text()) == {
+        "format": "bertkit.LabelEncoder",
+        "version": 1,
+        "classes": ["a", "b", "c"],
+    }
+    assert LabelEncoder.load(path) == encoder
+    LabelEncoder(["x", "y"]).save(path)  # overwrites in place
+    assert LabelEncoder.load(path).classes == ["x", "y"]
+    assert os.listdir(path.parent) == ["labels.json"]  # no temp files left behind
+
+
+def test_label_encoder_save_is_atomic(tmp_path, monkeypatch):
+    path = LabelEncoder(["a", "b"]).save(tmp_path / "labels.json")
+
+    def crash(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(data.os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        LabelEncoder(["x", "y"]).save(path)
+    assert LabelEncoder.load(path).classes == ["a", "b"]
+    assert os.listdir(tmp_path) == ["labels.json"]
+
+
+def test_unknown_labels_are_named_with_the_known_classes():
+    encoder = LabelEncoder(["neg", "pos"])
+    with pytest.raises(ValueError) as info:
+        encoder.encode(["pos", "maybe", "maybe"])
+    message = str(info.value)
+    assert "Label 'maybe' was never seen in training" in message
+    assert "2 of 3 labels" in message
+    assert "['neg', 'pos']" in message
+    many = [f"u{i}" for i in range(7)]
+    with pytest.raises(
+        ValueError, match=r"'u0', 'u1', 'u2', 'u3', 'u4' and 2 more were never seen"
+    ):
+        encoder.encode(many)
+
+
+def test_single_class_is_an_error():
+    with pytest.raises(ValueError) as info:
+        LabelEncoder.fit(["x"] * 150)
+    assert str(info.value) == (
+        "A classifier needs at least 2 classes. Received: 1 class ('x') in 150 labels. "
+        "Check the label column or add examples of other classes."
+    )
+    with pytest.raises(ValueError, match="Received: 0 classes in 0 labels"):
+        LabelEncoder.fit([])
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        LabelEncoder(["only"])
+
+
+def test_label_encoder_input_errors(tmp_path):
+    encoder = LabelEncoder(["a", "b"])
+    with pytest.raises(TypeError, match=r"Pass \['a'\]"):
+        encoder.encode("a")
+    with pytest.raises(ValueError, match=r"must be in \[0, 2\). Received: -1, 2"):
+        encoder.decode([0, 2, -1])
+    with pytest.raises(TypeError, match="argmax"):
+        encoder.decode(np.array([0.2, 0.8]))
+    with pytest.raises(ValueError, match="unique.*'a'"):
+        LabelEncoder(["a", "b", "a"])
+    with pytest.raises(ValueError, match="Labels must not be missing"):
+        LabelEncoder.fit(["a", None, "b"])
+    with pytest.raises(ValueError, match="no classes"):
+        LabelEncoder().encode(["a"])
+    with pytest.raises(FileNotFoundError, match="labels.json"):
+        LabelEncoder.load(tmp_path / "labels.json")
+    with pytest.raises(ValueError, match="invalid JSON"):
+        LabelEncoder.from_json("{not json")
+    with pytest.raises(ValueError, match="Not a saved LabelEncoder"):
+        LabelEncoder.from_json('{"classes": ["a", "b"]}')
+
+
+# --------------------------------------------------------------------------- splits
+
+
+def labelled(counts: dict[str, int]) -> TextDataset:
+    labels = [label for label, count in counts.items() for _ in range(count)]
+    return TextDataset([f"text {i}" for i in range(len(labels))], labels, "synthetic")
+
+
+def test_stratified_split_keeps_class_proportions():
+    counts = {"a": 61, "b": 29, "c": 10}
+    dataset = labelled(counts)
+    train, validation = data.stratified_split(dataset, validation_fraction=0.2, seed=3)
+    assert len(validation) == 20 and len(train) == 80
+    got = Counter(validation.labels)
+    for label, count in counts.items():
+        assert abs(got[label] - count * 0.2) <= 1, (label, got)
+    assert sorted(train.texts + validation.texts) == sorted(dataset.texts)
+    pairs = dict(zip(dataset.texts, dataset.labels, strict=True))
+    assert all(pairs[t] == lab for t, lab in zip(train.texts, train.labels, strict=True))
+    assert validation.source == "synthetic [validation]"
+
+
+def test_stratified_split_is_deterministic_for_a_seed():
+    dataset = labelled({"a": 30, "b": 30})
+    first = data.stratified_split(dataset, 0.25, seed=7)
+    second = data.stratified_split(dataset, 0.25, seed=7)
+    other = data.stratified_split(dataset, 0.25, seed=8)
+    assert first[1].texts == second[1].texts and first[0].texts == second[0].texts
+    assert first[1].texts != other[1].texts
+
+
+def test_stratified_split_falls_back_when_a_class_is_rare():
+    dataset = labelled({"a": 20, "b": 19, "lonely": 1})
+    with pytest.warns(UserWarning, match="without stratification.*'lonely'"):
+        train, validation = data.stratified_split(dataset, 0.25)
+    assert (len(train), len(validation)) == (30, 10)
+
+
+def test_split_falls_back_when_validation_cannot_hold_every_class():
+    dataset = labelled({"a": 4, "b": 4, "c": 4, "d": 4})
+    with pytest.warns(UserWarning, match="2 validation and 14 training examples cannot hold all 4"):
+        train, validation = data.stratified_split(dataset, 0.1)
+    assert (len(train), len(validation)) == (14, 2)
+
+
+def test_split_of_unlabelled_data_is_random():
+    dataset = TextDataset([str(i) for i in range(10)], None, "plain")
+    with no_warnings():
+        train, validation = data.stratified_split(dataset, 0.3)
+    assert (len(train), len(validation)) == (7, 3)
+    assert train.labels is None and validation.labels is None
+
+
+@pytest.mark.parametrize("fraction", [0, 1, -0.1, 1.5, True, "0.1"])
+def test_validation_fraction_must_be_between_zero_and_one(fraction):
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        data.stratified_split(labelled({"a": 5, "b": 5}), validation_fraction=fraction)
+
+
+def test_docstring_examples_run():
+    with pytest.warns(UserWarning, match="Dropped 1 of 2 rows"):  # from_dataframe's example
+        result = doctest.testmod(data, optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 10
+    assert result.failed == 0

@@ -1,0 +1,85 @@
+"""Saved models serve raw strings, reload without bertkit, and give identical predictions."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bertkit import classifier, export, finetune, presets
+
+TEXTS = ["the job is good", "i love you", "the exam was hard", "", "x" * 3000, "貓追狗 🙂"]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_dir):
+    model = classifier.build_classifier(presets.TINY_PRESET, 3, "partial", unfreeze_top=1)
+    config = finetune.TrainConfig(epochs=1, batch_size=4, early_stopping_patience=None)
+    finetune.fit(model, TEXTS[:3] * 4, [0, 1, 2] * 4, config=config, verbose=0)
+    return model
+
+
+def test_round_trip_gives_identical_predictions(trained, tmp_path):
+    directory = export.save_model(
+        trained, tmp_path / "model", ["job", "love", "education"], info={"x": 1}
+    )
+    assert json.loads((directory / "labels.json").read_text()) == ["job", "love", "education"]
+    assert json.loads((directory / "bertkit_model.json").read_text())["strategy"] == "partial"
+    loaded = export.load_model(directory)
+    expected = finetune.predict_logits(trained, TEXTS)
+    out = loaded(TEXTS)
+    np.testing.assert_allclose(out["logits"], expected, atol=1e-5)
+    np.testing.assert_allclose(out["probabilities"].sum(axis=1), 1.0, atol=1e-6)
+    assert [x.decode() for x in out["label"]] == [loaded.label_names[i] for i in expected.argmax(1)]
+    assert loaded.predict(TEXTS) == [loaded.label_names[i] for i in expected.argmax(1)]
+
+
+def test_reloads_with_tensorflow_and_tensorflow_text_only(trained, tmp_path):
+    directory = export.save_model(trained, tmp_path / "model", ["a", "b", "c"])
+    expected = finetune.predict_logits(trained, TEXTS)
+    code = (
+        "import json, sys, tensorflow as tf, tensorflow_text\n"
+        f"serve = tf.saved_model.load({str(directory)!r}).signatures['serving_default']\n"
+        f"out = serve(text=tf.constant({TEXTS!r}))\n"
+        "print(json.dumps(out['logits'].numpy().tolist()))\n"
+        "print('bertkit' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TF_USE_LEGACY_KERAS"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr[-2000:]
+    logits, imported = result.stdout.strip().splitlines()[-2:]
+    np.testing.assert_allclose(np.array(json.loads(logits)), expected, atol=1e-5)
+    assert imported == "False"
+
+
+def test_missing_and_corrupt_model_dirs_are_clear_errors(trained, tmp_path):
+    with pytest.raises(FileNotFoundError, match="Not a bertkit model directory"):
+        export.load_model(tmp_path / "nothing")
+    directory = export.save_model(trained, tmp_path / "model", ["a", "b", "c"])
+    (directory / "saved_model.pb").write_bytes(b"\x00garbage")
+    with pytest.raises(ValueError, match="corrupt or incomplete"):
+        export.load_model(directory)
+
+
+def test_failed_overwrite_keeps_the_old_model(trained, tmp_path, monkeypatch):
+    directory = export.save_model(trained, tmp_path / "model", ["a", "b", "c"])
+    before = export.load_model(directory)(TEXTS)["logits"]
+
+    def crash(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(export.tf.saved_model, "save", crash)
+    with pytest.raises(OSError, match="No space left"):
+        export.save_model(trained, directory, ["x", "y", "z"], overwrite=True)
+    monkeypatch.undo()
+    after = export.load_model(directory)
+    assert after.label_names == ["a", "b", "c"]
+    np.testing.assert_array_equal(after(TEXTS)["logits"], before)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
+
+
+def test_label_names_must_match_outputs(trained, tmp_path):
+    with pytest.raises(ValueError, match="one name per class.*2 names for a model with 3 outputs"):
+        export.save_model(trained, tmp_path / "m", ["a", "b"])
