@@ -32,7 +32,7 @@ demo: model data  ## fine-tune the default on the drug reviews and print the res
 
 test: model data  ## the whole test suite, notebooks included
 	$(PY) -m pytest -q tests
-	if ls notebooks/*.ipynb >/dev/null 2>&1; then $(PY) -m pytest -q -p no:cacheprovider --nbval --sanitize-with notebooks/sanitize.cfg notebooks; fi
+	if ls notebooks/*.ipynb >/dev/null 2>&1; then $(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg notebooks; fi
 
 test-fast: install
 	$(PY) -m pytest -q -m "not slow" tests
