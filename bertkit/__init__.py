@@ -13,6 +13,7 @@ from bertkit import _env
 
 _env.setup()
 
+from bertkit.classifier import build_classifier  # noqa: E402
 from bertkit.converter import convert  # noqa: E402
 from bertkit.hub import (  # noqa: E402
     OfflineError,
@@ -31,6 +32,7 @@ __all__ = [
     "DEFAULT_PRESET",
     "PRESETS",
     "TINY_PRESET",
+    "build_classifier",
     "OfflineError",
     "cache_dir",
     "convert",

@@ -147,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--unfreeze-top", type=int, default=2, help="layers trained by --strategy partial"
     )
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--epochs", type=int, default=None, help="default depends on strategy")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
     p.add_argument("--learning-rate", type=float, default=None, help="default depends on strategy")
     p.add_argument("--seq-length", type=int, default=128)

@@ -74,12 +74,7 @@ def compare_strategies(
         model = classifier.build_classifier(
             preset, labels.num_classes, strategy, unfreeze_top=unfreeze_top
         )
-        defaults = finetune.TrainConfig()
-        config = finetune.TrainConfig(
-            epochs=epochs or defaults.epochs,
-            learning_rate=training_job.default_learning_rate(strategy),
-            seed=seed,
-        )
+        config = finetune.TrainConfig.for_strategy(strategy, epochs=epochs, seed=seed)
         result = finetune.fit(
             model,
             train_ds.texts,

@@ -35,6 +35,14 @@ from bertkit import inputs  # noqa: E402
 NO_DECAY = ["LayerNorm", "layer_norm", "bias"]
 
 
+# Per-strategy defaults, measured on the bundled drug reviews (README "Results").
+STRATEGY_DEFAULTS = {
+    "freeze": dict(epochs=40, learning_rate=3e-3, early_stopping_patience=5),
+    "partial": dict(epochs=4, learning_rate=2e-4),
+    "full": dict(epochs=4, learning_rate=1e-4),
+}
+
+
 @dataclasses.dataclass
 class TrainConfig:
     """Hyperparameters of `fit`. The defaults are what learned on the bundled drug reviews.
@@ -66,6 +74,28 @@ class TrainConfig:
     shuffle: bool = True
     cache_features: bool = True
     seed: int = 0
+
+    @classmethod
+    def for_strategy(cls, strategy: str, **overrides) -> TrainConfig:
+        """The defaults for a fine-tuning strategy, with `overrides` (None values ignored).
+
+        Training only the head (`"freeze"`) on cached features costs next to nothing
+        per epoch and tolerates a much larger learning rate, so it gets more epochs.
+
+        Examples:
+        >>> TrainConfig.for_strategy("freeze").epochs, TrainConfig.for_strategy("full").epochs
+        (40, 4)
+        """
+        if strategy not in STRATEGY_DEFAULTS:
+            raise ValueError(
+                f"Unknown fine-tuning strategy. Received: strategy={strategy!r}. "
+                f"Use one of {sorted(STRATEGY_DEFAULTS)}."
+            )
+        values = {
+            **STRATEGY_DEFAULTS[strategy],
+            **{k: v for k, v in overrides.items() if v is not None},
+        }
+        return cls(**values)
 
     def validate(self) -> None:
         """Raises on values that cannot train."""

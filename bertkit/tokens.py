@@ -75,7 +75,9 @@ def wordpieces(preprocessor, texts: list[str]) -> list[list[list[str]]]:
     return [[[vocab[i] for i in word] for word in text] for text in tokens.to_list()]
 
 
-def pack(preprocessor, first: list[str], second: list[str] | None = None, seq_length: int = 128) -> dict:
+def pack(
+    preprocessor, first: list[str], second: list[str] | None = None, seq_length: int = 128
+) -> dict:
     """Encoder inputs for single texts or text pairs (`[CLS] A [SEP] B [SEP]`), as NumPy arrays."""
     loaded = _loaded(preprocessor)
     tokenize = getattr(loaded, names.TOKENIZE)

@@ -16,15 +16,7 @@ import numpy as np
 from bertkit import classifier, data, evaluate, export, finetune
 from bertkit.presets import DEFAULT_PRESET
 
-# Peak learning rates that learned on the bundled data (see README "Results").
-DEFAULT_LEARNING_RATES = {"freeze": 1e-3, "partial": 2e-4, "full": 1e-4}
 VALIDATION_FRACTION = 0.1
-
-
-def default_learning_rate(strategy: str) -> float:
-    """The default peak learning rate for a strategy (the head alone tolerates a larger one)."""
-    classifier.validate_strategy(strategy, None, 1)
-    return DEFAULT_LEARNING_RATES[strategy]
 
 
 def train_from_files(
@@ -69,14 +61,8 @@ def train_from_files(
     encoder = data.LabelEncoder.fit(train_ds.labels)
     y_train = encoder.encode(train_ds.labels)
     y_val = encoder.encode(val_ds.labels)
-    defaults = finetune.TrainConfig()
-    config = finetune.TrainConfig(
-        epochs=epochs if epochs is not None else defaults.epochs,
-        batch_size=batch_size if batch_size is not None else defaults.batch_size,
-        learning_rate=learning_rate
-        if learning_rate is not None
-        else default_learning_rate(strategy),
-        seed=seed,
+    config = finetune.TrainConfig.for_strategy(
+        strategy, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed
     )
     config.validate()
     model = classifier.build_classifier(
