@@ -222,7 +222,7 @@ def build_classifier(
         A `tf_keras.Model` from `[batch]` strings to `[batch, num_classes]` logits,
         with attributes `token_model` (same network on encoder inputs),
         `feature_model` (encoder + pooling), `head` (dropout + logits),
-        `strategy`, `pooling`, `seq_length`, `num_layers`.
+        `preset`, `strategy`, `pooling`, `seq_length`, `num_layers`.
     """
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(
@@ -287,6 +287,7 @@ def build_classifier(
     model.feature_model = feature_model
     model.head = head
     model.text_to_inputs = text_to_inputs
+    model.preset = os.fspath(preset)
     model.strategy = strategy
     model.pooling = pooling
     model.seq_length = seq_length

@@ -97,7 +97,17 @@ def save_model(
     with atomic_dir(directory, overwrite=overwrite) as tmp:
         tf.saved_model.save(module, str(tmp), signatures={SIGNATURE: module.serve})
         (tmp / LABELS_FILE).write_text(json.dumps(label_names, ensure_ascii=False, indent=1))
+        import tensorflow_text
+
+        import bertkit
+
         facts = {
+            "versions": {
+                "bertkit": bertkit.__version__,
+                "tensorflow": tf.__version__,
+                "tensorflow_text": tensorflow_text.__version__,
+            },
+            "preset": getattr(model, "preset", None),
             "strategy": getattr(model, "strategy", None),
             "pooling": getattr(model, "pooling", None),
             "seq_length": getattr(model, "seq_length", None),

@@ -217,7 +217,9 @@ class _Timer(tf_keras.callbacks.Callback):
 def compute_features(model, encoded: inputs.EncodedTexts, batch_size: int = 64) -> np.ndarray:
     """Pooled encoder features of every example, in inference mode (the freeze fast path)."""
     ds = inputs.make_dataset(encoded, batch_size=batch_size)
-    feature_fn = tf.function(lambda x: model.feature_model(x, training=False))
+    feature_fn = inputs._cached_function(
+        model, "_bertkit_feature_fn", lambda x: model.feature_model(x, training=False)
+    )
     return (
         np.concatenate([feature_fn(batch).numpy() for batch in ds])
         if len(encoded)
@@ -386,6 +388,8 @@ def predict_logits(model, texts, batch_size: int = 64) -> np.ndarray:
     """Logits for `texts`, tokenized once and dynamically padded (fast batch inference)."""
     encoded = inputs.encode_texts(model, list(texts))
     ds = inputs.make_dataset(encoded, batch_size=batch_size)
-    fn = tf.function(lambda x: model.token_model(x, training=False))
+    fn = inputs._cached_function(
+        model, "_bertkit_predict_fn", lambda x: model.token_model(x, training=False)
+    )
     out = [fn(batch).numpy() for batch in ds]
     return np.concatenate(out) if out else np.zeros((0, int(model.output_shape[-1])), np.float32)

@@ -73,7 +73,9 @@ def encode_texts(model, texts, batch_size: int = 256) -> EncodedTexts:
     text_to_inputs = getattr(model, "text_to_inputs", model)
     texts = [t if isinstance(t, str) else str(t) for t in texts]
     seq_length = text_to_inputs.seq_length
-    tokenize_fn = tf.function(lambda x: _encode_batch(text_to_inputs, x, seq_length))
+    tokenize_fn = _cached_function(
+        text_to_inputs, "_bertkit_encode_fn", lambda x: _encode_batch(text_to_inputs, x, seq_length)
+    )
     word_ids, type_ids, lengths, truncated = [], [], [], 0
     for start in range(0, len(texts), batch_size):
         chunk = tf.constant(texts[start : start + batch_size], dtype=tf.string)
@@ -88,6 +90,21 @@ def encode_texts(model, texts, batch_size: int = 256) -> EncodedTexts:
     return EncodedTexts(
         np.concatenate(word_ids), np.concatenate(type_ids), np.concatenate(lengths), truncated
     )
+
+
+def _cached_function(owner, attribute: str, python_function):
+    """A `tf.function` stored on `owner`, so repeated calls reuse its traces."""
+    fn = getattr(owner, attribute, None)
+    if fn is None:
+        fn = tf.function(
+            python_function,
+            input_signature=[tf.TensorSpec([None], tf.string)]
+            if attribute == "_bertkit_encode_fn"
+            else None,
+            reduce_retracing=True,
+        )
+        object.__setattr__(owner, attribute, fn)
+    return fn
 
 
 def _encode_batch(text_to_inputs, texts, seq_length):
