@@ -218,7 +218,10 @@ def compute_features(model, encoded: inputs.EncodedTexts, batch_size: int = 64) 
     """Pooled encoder features of every example, in inference mode (the freeze fast path)."""
     ds = inputs.make_dataset(encoded, batch_size=batch_size)
     feature_fn = inputs._cached_function(
-        model, "_bertkit_feature_fn", lambda x: model.feature_model(x, training=False)
+        model,
+        "_bertkit_feature_fn",
+        lambda x: model.feature_model(x, training=False),
+        inputs.TOKENS_SIGNATURE,
     )
     return (
         np.concatenate([feature_fn(batch).numpy() for batch in ds])
@@ -389,7 +392,10 @@ def predict_logits(model, texts, batch_size: int = 64) -> np.ndarray:
     encoded = inputs.encode_texts(model, list(texts))
     ds = inputs.make_dataset(encoded, batch_size=batch_size)
     fn = inputs._cached_function(
-        model, "_bertkit_predict_fn", lambda x: model.token_model(x, training=False)
+        model,
+        "_bertkit_predict_fn",
+        lambda x: model.token_model(x, training=False),
+        inputs.TOKENS_SIGNATURE,
     )
     out = [fn(batch).numpy() for batch in ds]
     return np.concatenate(out) if out else np.zeros((0, int(model.output_shape[-1])), np.float32)

@@ -74,7 +74,10 @@ def encode_texts(model, texts, batch_size: int = 256) -> EncodedTexts:
     texts = [t if isinstance(t, str) else str(t) for t in texts]
     seq_length = text_to_inputs.seq_length
     tokenize_fn = _cached_function(
-        text_to_inputs, "_bertkit_encode_fn", lambda x: _encode_batch(text_to_inputs, x, seq_length)
+        text_to_inputs,
+        "_bertkit_encode_fn",
+        lambda x: _encode_batch(text_to_inputs, x, seq_length),
+        TEXT_SIGNATURE,
     )
     word_ids, type_ids, lengths, truncated = [], [], [], 0
     for start in range(0, len(texts), batch_size):
@@ -92,17 +95,15 @@ def encode_texts(model, texts, batch_size: int = 256) -> EncodedTexts:
     )
 
 
-def _cached_function(owner, attribute: str, python_function):
-    """A `tf.function` stored on `owner`, so repeated calls reuse its traces."""
+TEXT_SIGNATURE = [tf.TensorSpec([None], tf.string)]
+TOKENS_SIGNATURE = [{name: tf.TensorSpec([None, None], tf.int32) for name in names.ENCODER_INPUTS}]
+
+
+def _cached_function(owner, attribute: str, python_function, input_signature):
+    """A `tf.function` stored on `owner`, so repeated calls reuse one trace (any batch/length)."""
     fn = getattr(owner, attribute, None)
     if fn is None:
-        fn = tf.function(
-            python_function,
-            input_signature=[tf.TensorSpec([None], tf.string)]
-            if attribute == "_bertkit_encode_fn"
-            else None,
-            reduce_retracing=True,
-        )
+        fn = tf.function(python_function, input_signature=input_signature)
         object.__setattr__(owner, attribute, fn)
     return fn
 
