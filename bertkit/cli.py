@@ -71,6 +71,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         overwrite=args.overwrite,
         on_bad_text=args.on_bad_text,
+        verbose=1
+        if sys.stdout.isatty()
+        else 2,  # progress bars for people, one line per epoch for logs
     )
     print(json.dumps(summary))
     return 0
@@ -80,7 +83,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from bertkit import training_job
 
     metrics = training_job.evaluate_files(
-        args.model, args.data, args.text_column, args.label_column, on_bad_text=args.on_bad_text
+        args.model,
+        args.data,
+        args.text_column,
+        args.label_column,
+        on_bad_text=args.on_bad_text,
+        progress=sys.stderr.isatty(),
     )
     print(json.dumps(metrics))
     return 0

@@ -147,16 +147,25 @@ class SavedClassifier:
         out = self._serve(text=tf.constant(list(texts), dtype=tf.string))
         return {k: v.numpy() for k, v in out.items()}
 
-    def predict_proba(self, texts, batch_size: int = 64) -> np.ndarray:
-        """Class probabilities `[n, num_classes]`, computed in batches."""
+    def predict_proba(self, texts, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        """Class probabilities `[n, num_classes]`, computed in batches.
+
+        Args:
+            texts: list of str.
+            batch_size: int. Texts per call.
+            progress: bool. Show a progress bar (on stderr).
+        """
+        from tqdm.auto import tqdm
+
         texts = list(texts)
+        starts = range(0, len(texts), batch_size)
         chunks = [
             self(texts[i : i + batch_size])["probabilities"]
-            for i in range(0, len(texts), batch_size)
+            for i in tqdm(starts, desc="predict", unit="batch", disable=not progress)
         ]
-        return (
-            np.concatenate(chunks) if chunks else np.zeros((0, len(self.label_names)), np.float32)
-        )
+        if not chunks:
+            return np.zeros((0, len(self.label_names)), np.float32)
+        return np.concatenate(chunks)
 
     def predict(self, texts, batch_size: int = 64) -> list[str]:
         """Predicted class names."""

@@ -118,6 +118,7 @@ def evaluate_files(
     text_column: str = "text",
     label_column: str = "label",
     on_bad_text: str = "error",
+    progress: bool = False,
 ) -> dict:
     """Metrics of a saved model on a labelled file: accuracy, macro_f1, n, per-class, confusion."""
     model = export.load_model(model_dir)
@@ -127,7 +128,7 @@ def evaluate_files(
     encoder = data.LabelEncoder(model.label_names)
     y_true = encoder.encode(dataset.labels)  # raises on labels the model never saw
     start = time.perf_counter()
-    probs = model.predict_proba(dataset.texts)
+    probs = model.predict_proba(dataset.texts, progress=progress)
     seconds = time.perf_counter() - start
     metrics = evaluate.classification_metrics(y_true, probs.argmax(axis=1), model.label_names)
     metrics["examples_per_second"] = round(len(y_true) / max(seconds, 1e-9), 2)
