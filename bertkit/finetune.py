@@ -203,8 +203,9 @@ def _loss():
 
 
 class _Timer(tf_keras.callbacks.Callback):
+    """Records the wall time of each epoch in `epoch_seconds`."""
+
     def on_train_begin(self, logs=None):
-        self.start = time.perf_counter()
         self.epoch_seconds = []
 
     def on_epoch_begin(self, epoch, logs=None):
