@@ -40,6 +40,7 @@ import tf_keras  # noqa: E402
 
 from bertkit import hub as bk_hub  # noqa: E402
 from bertkit import names  # noqa: E402
+from bertkit import precision as bk_precision  # noqa: E402
 from bertkit.presets import DEFAULT_PRESET  # noqa: E402
 
 STRATEGIES = ("freeze", "partial", "full")
@@ -204,6 +205,7 @@ def build_classifier(
     dropout: float = 0.1,
     seq_length: int = DEFAULT_SEQ_LENGTH,
     preprocessor: str | os.PathLike | None = None,
+    precision: str = "auto",
 ) -> tf_keras.Model:
     """Builds a classifier on raw strings with the chosen fine-tuning strategy.
 
@@ -217,12 +219,15 @@ def build_classifier(
         dropout: float. Dropout rate before the dense head.
         seq_length: int. Tokens per text after truncation ([CLS] and [SEP] included).
         preprocessor: optional str. Preprocessor handle; defaults to the preset's.
+        precision: str. `"auto"` (bfloat16 compute on CPUs that support it, when the
+            encoder has that variant), `"float32"`, `"mixed_bfloat16"` or
+            `"mixed_float16"`; see `bertkit.precision`. Logits are always float32.
 
     Returns:
         A `tf_keras.Model` from `[batch]` strings to `[batch, num_classes]` logits,
         with attributes `token_model` (same network on encoder inputs),
         `feature_model` (encoder + pooling), `head` (dropout + logits),
-        `preset`, `strategy`, `pooling`, `seq_length`, `num_layers`.
+        `preset`, `strategy`, `pooling`, `seq_length`, `num_layers`, `precision`.
     """
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(
@@ -240,8 +245,11 @@ def build_classifier(
             f"seq_length must be >= 3 ([CLS] text [SEP]). Received: seq_length={seq_length}."
         )
     validate_strategy(strategy, None, unfreeze_top)
+    bk_precision.validate(precision)
 
-    encoder_dir = bk_hub.resolve(preset, names.ENCODER_DIR)
+    encoder_dir, precision = bk_precision.select_encoder(
+        bk_hub.resolve(preset, names.ENCODER_DIR), precision
+    )
     preprocessor_dir = bk_hub.resolve(
         preprocessor if preprocessor is not None else preset, names.PREPROCESSOR_DIR
     )
@@ -264,6 +272,7 @@ def build_classifier(
         )
     else:
         features = outputs[names.POOLED_OUTPUT]
+    features = tf_keras.layers.Activation("linear", dtype="float32", name="to_float32")(features)
     feature_model = tf_keras.Model(token_inputs, features, name="features")
 
     head_input = tf_keras.Input(shape=(features.shape[-1],), dtype=tf.float32, name="features")
@@ -292,6 +301,7 @@ def build_classifier(
     model.pooling = pooling
     model.seq_length = seq_length
     model.num_layers = num_layers
+    model.precision = precision
     model.unfreeze_top = (
         unfreeze_top if strategy == "partial" else (num_layers if strategy == "full" else 0)
     )

@@ -38,7 +38,11 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     from bertkit import converter
 
     out = converter.convert(
-        args.src, args.out, seq_length=args.seq_length, overwrite=args.overwrite
+        args.src,
+        args.out,
+        seq_length=args.seq_length,
+        overwrite=args.overwrite,
+        variants=tuple(args.variants),
     )
     print(f"Wrote {out}/encoder and {out}/preprocessor")
     return 0
@@ -71,6 +75,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         overwrite=args.overwrite,
         on_bad_text=args.on_bad_text,
+        precision=args.precision,
+        deterministic=args.deterministic,
+        restart=args.restart,
         verbose=1
         if sys.stdout.isatty()
         else 2,  # progress bars for people, one line per epoch for logs
@@ -134,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", help="output directory (gets encoder/ and preprocessor/)")
     p.add_argument("--seq-length", type=int, default=128, help="preprocessor's default length")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
+    p.add_argument(
+        "--variants",
+        nargs="*",
+        default=["mixed_bfloat16"],
+        choices=["mixed_bfloat16", "mixed_float16"],
+        help="mixed-precision encoder copies to save next to the float32 encoder",
+    )
     p.set_defaults(func=_cmd_convert)
 
     p = sub.add_parser("fetch-data", help="download the drug review sample into data/")
@@ -167,8 +181,22 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["error", "drop"],
         help="empty/missing texts: stop with their row numbers, or drop them",
     )
+    p.add_argument(
+        "--precision",
+        default="auto",
+        choices=["auto", "float32", "mixed_bfloat16", "mixed_float16"],
+        help="encoder compute precision (auto: bfloat16 where the CPU supports it)",
+    )
+    p.add_argument(
+        "--deterministic", action="store_true", help="bit-identical reruns (op determinism)"
+    )
     p.add_argument("--output", required=True, help="model directory to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    p.add_argument(
+        "--restart",
+        action="store_true",
+        help="discard checkpoints of an interrupted run (OUTPUT.checkpoints) instead of resuming",
+    )
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser(

@@ -6,9 +6,10 @@ Input: a directory with `config.json`, `model.safetensors` and `vocab.txt`
 Output directory layout:
 
     OUT/
-      encoder/          TF-Hub encoder SavedModel
-      preprocessor/     TF-Hub preprocessor SavedModel
-      bertkit.json      what was converted (config, casing, source)
+      encoder/                  TF-Hub encoder SavedModel (float32)
+      encoder_mixed_bfloat16/   the same weights, computing in bfloat16 (see bertkit.precision)
+      preprocessor/             TF-Hub preprocessor SavedModel
+      bertkit.json              what was converted (config, casing, source, variants)
 
 The encoder is tf-models' `official.nlp.modeling.networks.BertEncoderV2`
 (nothing of BERT is re-implemented here), saved with the TF-Hub text API:
@@ -33,6 +34,11 @@ Activation: Hugging Face's `"gelu"` is the exact erf GELU, while tf-models'
 string `"gelu"` is the tanh approximation; the converter maps names
 explicitly (see `ACTIVATIONS`) so outputs agree to ~1e-6.
 
+Dropout: the encoder's dropout ops are traced with a fixed graph seed
+(`DROPOUT_SEED`), so fine-tuning is reproducible from process to process
+(unseeded random ops in a SavedModel draw fresh randomness in every process,
+and are rejected under `tf.config.experimental.enable_op_determinism()`).
+
 Examples:
 >>> convert(hf_dir, "/tmp/minilm_tfhub")  # doctest: +SKIP
 """
@@ -53,11 +59,15 @@ _env.setup()
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
-from bertkit import names  # noqa: E402
+from bertkit import names, precision  # noqa: E402
 from bertkit._atomic import atomic_dir  # noqa: E402
 
 DEFAULT_SEQ_LENGTH = 128
 METADATA_FILE = "bertkit.json"
+# Graph seed for the dropout ops traced into saved encoders (see module docs).
+DROPOUT_SEED = 1234
+# Version of the saved layout; bump when saved encoders change so caches are rebuilt.
+FORMAT_VERSION = 2
 REQUIRED_FILES = ("config.json", "model.safetensors", "vocab.txt")
 
 
@@ -228,6 +238,7 @@ def save_encoder(
     do_lower_case: bool,
 ) -> None:
     """Saves `encoder_network` as a TF-Hub-format encoder SavedModel (see module docs)."""
+    tf.random.set_seed(DROPOUT_SEED)  # seeds the dropout ops traced below
     inputs = _encoder_inputs()
     outputs = dict(encoder_network(inputs))
     outputs[names.DEFAULT_OUTPUT] = outputs[names.POOLED_OUTPUT]
@@ -236,6 +247,47 @@ def save_encoder(
     core.vocab_file = tf.saved_model.Asset(str(vocab_file))
     core.do_lower_case = tf.Variable(do_lower_case, trainable=False, name="do_lower_case")
     core.save(str(export_dir), include_optimizer=False, save_format="tf")
+
+
+def _check_variants(variants) -> tuple[str, ...]:
+    variants = tuple(variants or ())
+    for variant in variants:
+        if variant not in precision.MIXED_PRECISIONS:
+            raise ValueError(
+                f"Unknown encoder variant. Received: {variant!r}. "
+                f"Use any of {list(precision.MIXED_PRECISIONS)} (float32 is always saved)."
+            )
+    return variants
+
+
+def save_encoders(
+    encoder_network,
+    config: dict,
+    out_dir: str | os.PathLike,
+    vocab_file: str | os.PathLike,
+    do_lower_case: bool,
+    variants: tuple[str, ...] = precision.DEFAULT_VARIANTS,
+) -> None:
+    """Saves the float32 `encoder/` and one mixed-precision copy per entry of `variants`.
+
+    Each variant is the same network rebuilt under a Keras mixed-precision policy
+    with the float32 weights copied in, so it computes in bfloat16/float16 while
+    its variables stay float32.
+    """
+    out_dir = Path(out_dir)
+    save_encoder(encoder_network, out_dir / names.ENCODER_DIR, vocab_file, do_lower_case)
+    weights = encoder_network.get_weights()
+    for variant in _check_variants(variants):
+        previous = tf_keras.mixed_precision.global_policy()
+        tf_keras.mixed_precision.set_global_policy(variant)
+        try:
+            network = build_encoder_network(config)
+            network.set_weights(weights)
+            save_encoder(
+                network, out_dir / precision.variant_dir_name(variant), vocab_file, do_lower_case
+            )
+        finally:
+            tf_keras.mixed_precision.set_global_policy(previous)
 
 
 def save_preprocessor(
@@ -280,6 +332,7 @@ def convert(
     do_lower_case: bool | None = None,
     seq_length: int = DEFAULT_SEQ_LENGTH,
     overwrite: bool = False,
+    variants: tuple[str, ...] = precision.DEFAULT_VARIANTS,
 ) -> Path:
     """Converts a HF BERT checkpoint directory into TF-Hub encoder + preprocessor SavedModels.
 
@@ -290,6 +343,8 @@ def convert(
         do_lower_case: optional bool. Defaults to `tokenizer_config.json`'s value.
         seq_length: int. Default sequence length of the preprocessor.
         overwrite: bool. Replace an existing `out`.
+        variants: tuple of str. Mixed-precision encoder variants to save next to the
+            float32 `encoder/` (`"mixed_bfloat16"`, `"mixed_float16"`; see bertkit.precision).
 
     Returns:
         The output directory.
@@ -304,16 +359,19 @@ def convert(
             "vocab.txt does not match config.json. Received: "
             f"{vocab_size} lines in vocab.txt, vocab_size={config['vocab_size']} in config.json."
         )
+    variants = _check_variants(variants)
     network = build_encoder_network(config)
     load_hf_weights(network, tensors)
     with atomic_dir(out, overwrite=overwrite) as tmp:
-        save_encoder(network, tmp / names.ENCODER_DIR, src / "vocab.txt", lower)
+        save_encoders(network, config, tmp, src / "vocab.txt", lower, variants)
         save_preprocessor(tmp / names.PREPROCESSOR_DIR, src / "vocab.txt", lower, seq_length)
         metadata = {
             "format": "tfhub-bert",
+            "format_version": FORMAT_VERSION,
             "source": str(src),
             "do_lower_case": lower,
             "seq_length": seq_length,
+            "variants": list(variants),
             "hf_config": config,
         }
         (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=2))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -30,7 +29,7 @@ _env.setup()
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
-from bertkit import inputs  # noqa: E402
+from bertkit import checkpoints, inputs  # noqa: E402
 
 NO_DECAY = ["LayerNorm", "layer_norm", "bias"]
 
@@ -60,7 +59,12 @@ class TrainConfig:
         shuffle: bool. Reshuffle the training data every epoch.
         cache_features: bool. With strategy "freeze", compute the frozen encoder's
             features once and train the head on them (same result, much faster).
-        seed: int. Seeds shuffling, dropout and initialisation.
+        seed: int. Seeds shuffling, dropout and initialisation. Call `set_seed(seed)`
+            before `build_classifier` so the head's initial weights are seeded too.
+        deterministic: bool. Turn on TensorFlow's op determinism (process-wide), so the
+            same seed gives bit-identical training on CPU (see `set_seed`).
+        jit_compile: bool. Compile the training step with XLA. Batch lengths are then
+            rounded up to multiples of `inputs.XLA_LENGTH_MULTIPLE` to bound recompiles.
     """
 
     epochs: int = 4
@@ -74,6 +78,8 @@ class TrainConfig:
     shuffle: bool = True
     cache_features: bool = True
     seed: int = 0
+    deterministic: bool = False
+    jit_compile: bool = False
 
     @classmethod
     def for_strategy(cls, strategy: str, **overrides) -> TrainConfig:
@@ -198,6 +204,25 @@ def balanced_class_weights(label_ids, num_classes: int) -> dict[int, float]:
     }
 
 
+def set_seed(seed: int, deterministic: bool = False) -> None:
+    """Seeds Python, NumPy and TensorFlow; optionally makes TensorFlow ops deterministic.
+
+    What is reproducible: on CPU, with the same seed, data and bertkit-built
+    encoder (its dropout ops carry a fixed graph seed), training gives the same
+    metrics run after run; with `deterministic=True` they are bit-identical.
+    Encoders downloaded from TF Hub may contain unseeded dropout ops: they vary
+    from process to process, and op determinism rejects them. On GPUs, some
+    kernels (e.g. atomics in reductions, cuDNN autotuning) are nondeterministic
+    unless op determinism is on, which costs speed.
+
+    Examples:
+    >>> set_seed(0)
+    """
+    tf_keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
 def _loss():
     return tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -242,6 +267,7 @@ class FitResult:
     num_train_steps: int
     real_tokens_per_epoch: int
     num_truncated: int
+    initial_epoch: int = 0
 
 
 def fit(
@@ -253,6 +279,7 @@ def fit(
     checkpoint_dir: str | os.PathLike | None = None,
     verbose: int = 1,
     callbacks: list | None = None,
+    resume: bool = True,
 ) -> FitResult:
     """Fine-tunes a `build_classifier` model on texts and integer labels.
 
@@ -262,17 +289,20 @@ def fit(
         train_labels: array-like of int. Class ids in `[0, num_classes)`.
         validation: optional `(texts, label_ids)`. For early stopping and curves.
         config: TrainConfig. Hyperparameters (defaults when None).
-        checkpoint_dir: optional path. Weights saved after every epoch (`epoch-{n}.weights.h5`
-            written atomically), best-by-validation kept as `best.weights.h5`.
+        checkpoint_dir: optional path. Model, optimizer and progress are saved there
+            after every epoch (`bertkit.checkpoints`, written atomically).
         verbose: int. Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
         callbacks: optional list. Extra Keras callbacks.
+        resume: bool. If `checkpoint_dir` holds an interrupted run of the same data,
+            model and config, continue after its last completed epoch; otherwise its
+            checkpoints are discarded and training starts over.
 
     Returns:
         FitResult with `history` (Keras History: loss, accuracy, val_loss, val_accuracy).
     """
     config = config or TrainConfig()
     config.validate()
-    tf_keras.utils.set_random_seed(config.seed)
+    set_seed(config.seed, config.deterministic)
     labels = np.asarray(train_labels, dtype=np.int32)
     num_classes = int(model.output_shape[-1])
     if len(labels) != len(train_texts):
@@ -297,30 +327,37 @@ def fit(
         val_encoded = inputs.encode_texts(model, list(val_texts))
         val_labels = np.asarray(val_labels, dtype=np.int32)
 
-    timer = _Timer()
-    all_callbacks = [timer, *(callbacks or [])]
-    if validation is not None and config.early_stopping_patience is not None:
-        all_callbacks.append(
-            tf_keras.callbacks.EarlyStopping(
-                monitor="val_loss",
-                patience=config.early_stopping_patience,
-                restore_best_weights=True,
-            )
-        )
-    if checkpoint_dir is not None:
-        all_callbacks.append(
-            AtomicCheckpoint(checkpoint_dir, monitor_validation=validation is not None)
-        )
-
     shuffle_seed = config.seed if config.shuffle else None
     if model.strategy == "freeze" and config.cache_features:
         trained = model.head
         features = compute_features(model, encoded)
-        train_ds = _feature_dataset(features, labels, config.batch_size, shuffle_seed)
         if validation is not None:
             val_data = _feature_dataset(compute_features(model, val_encoded), val_labels, 64, None)
     else:
         trained = model.token_model
+        if validation is not None:
+            val_data = inputs.make_dataset(val_encoded, val_labels, batch_size=64)
+
+    state, run_id = None, None
+    if checkpoint_dir is not None:
+        run_id = checkpoints.fingerprint(
+            data=checkpoints.texts_digest(train_texts, labels),
+            validation=None if validation is None else checkpoints.texts_digest(*validation),
+            config=dataclasses.asdict(config),
+            model=[model.preset, model.strategy, model.unfreeze_top, model.pooling],
+            seq_length=model.seq_length,
+            trained=[(v.name, v.shape.as_list()) for v in trained.trainable_variables],
+        )
+        if not resume:
+            checkpoints.clear(checkpoint_dir)
+        state = checkpoints.load_state(checkpoint_dir, run_id)
+    initial_epoch = state.epoch if state else 0
+
+    if model.strategy == "freeze" and config.cache_features:
+        train_ds = _feature_dataset(
+            features, labels, config.batch_size, shuffle_seed, initial_epoch, config.epochs
+        )
+    else:
         train_ds = inputs.make_dataset(
             encoded,
             labels,
@@ -328,20 +365,62 @@ def fit(
             shuffle=config.shuffle,
             seed=config.seed,
             bucket=config.bucket,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            length_multiple=inputs.XLA_LENGTH_MULTIPLE if config.jit_compile else 1,
         )
-        if validation is not None:
-            val_data = inputs.make_dataset(val_encoded, val_labels, batch_size=64)
 
-    trained.compile(optimizer=optimizer, loss=_loss(), metrics=["accuracy"])
-    start = time.perf_counter()
-    history = trained.fit(
-        train_ds,
-        validation_data=val_data,
-        epochs=config.epochs,
-        class_weight=class_weight,
-        callbacks=all_callbacks,
-        verbose=verbose,
+    timer = _Timer()
+    all_callbacks = [timer, *(callbacks or [])]
+    early_stopping = None
+    if validation is not None and config.early_stopping_patience is not None:
+        early_stopping = checkpoints.ResumableEarlyStopping(
+            monitor="val_loss",
+            patience=config.early_stopping_patience,
+            restore_best_weights=True,
+            resume_from=state.early_stopping if state else None,
+            best_weights=checkpoints.load_best_weights(checkpoint_dir) if state else None,
+        )
+        all_callbacks.append(early_stopping)
+    if checkpoint_dir is not None:
+        all_callbacks.append(
+            checkpoints.TrainingCheckpoint(checkpoint_dir, run_id, early_stopping, state)
+        )
+
+    if getattr(model, "precision", "float32") == "mixed_float16":
+        optimizer = tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
+    trained.compile(
+        optimizer=optimizer, loss=_loss(), metrics=["accuracy"], jit_compile=config.jit_compile
     )
+    if state is not None:
+        checkpoints.restore(checkpoint_dir, state, trained, optimizer)
+        if verbose:
+            print(f"Resuming after epoch {state.epoch} from {checkpoint_dir}.", flush=True)
+    start = time.perf_counter()
+    steps_each = inputs.steps_per_epoch(len(labels), config.batch_size)
+    if initial_epoch < config.epochs and not (state and state.stopped):
+        history = trained.fit(
+            train_ds,
+            validation_data=val_data,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_each if config.shuffle else None,
+            class_weight=class_weight,
+            callbacks=all_callbacks,
+            verbose=verbose,
+        )
+    else:  # everything was trained before the interruption
+        history = tf_keras.callbacks.History()
+        history.history = {}
+        best = checkpoints.load_best_weights(checkpoint_dir)
+        if early_stopping is not None and best is not None:
+            trained.set_weights(best)
+    if state is not None:  # the epochs run by earlier processes come first
+        merged = {k: list(v) for k, v in state.history.items()}
+        for key, values in history.history.items():
+            merged.setdefault(key, []).extend(values)
+        history.history = merged
+        history.epoch = list(range(len(next(iter(merged.values()), []))))
     return FitResult(
         history=history,
         schedule=schedule,
@@ -350,42 +429,18 @@ def fit(
         num_train_steps=steps,
         real_tokens_per_epoch=encoded.real_tokens(),
         num_truncated=encoded.num_truncated,
+        initial_epoch=initial_epoch,
     )
 
 
-def _feature_dataset(features, labels, batch_size, seed):
-    ds = tf.data.Dataset.from_tensor_slices((features, labels))
-    if seed is not None:
-        ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-class AtomicCheckpoint(tf_keras.callbacks.Callback):
-    """Saves weights after each epoch via temp file + rename, so a crash never leaves a torn file.
-
-    Args:
-        directory: path. Where `epoch-{n}.weights.h5` and `best.weights.h5` go.
-        monitor_validation: bool. Keep `best.weights.h5` by lowest `val_loss`.
-    """
-
-    def __init__(self, directory, monitor_validation: bool = True):
-        super().__init__()
-        self.directory = Path(directory)
-        self.monitor_validation = monitor_validation
-        self.best = float("inf")
-
-    def _save(self, name: str) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = self.directory / f".{name}.tmp.h5"
-        self.model.save_weights(str(tmp))
-        os.replace(tmp, self.directory / name)
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        self._save(f"epoch-{epoch + 1}.weights.h5")
-        if self.monitor_validation and logs.get("val_loss", float("inf")) < self.best:
-            self.best = logs["val_loss"]
-            self._save("best.weights.h5")
+def _feature_dataset(features, labels, batch_size, seed, initial_epoch=0, epochs=None):
+    """Cached-feature batches; with a seed, epochs `[initial_epoch, epochs)` back to back."""
+    if seed is None:
+        return tf.data.Dataset.from_tensor_slices((features, labels)).batch(batch_size)
+    ds = inputs.epochs_dataset(
+        [features, np.asarray(labels)], None, batch_size, seed, False, initial_epoch, epochs
+    )
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def predict_logits(model, texts, batch_size: int = 64) -> np.ndarray:

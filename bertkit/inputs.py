@@ -95,6 +95,9 @@ def encode_texts(model, texts, batch_size: int = 256) -> EncodedTexts:
     )
 
 
+# Batch lengths are rounded up to this multiple under XLA (one compiled program per length).
+XLA_LENGTH_MULTIPLE = 32
+
 TEXT_SIGNATURE = [tf.TensorSpec([None], tf.string)]
 TOKENS_SIGNATURE = [{name: tf.TensorSpec([None, None], tf.int32) for name in names.ENCODER_INPUTS}]
 
@@ -121,8 +124,10 @@ def _encode_batch(text_to_inputs, texts, seq_length):
     )
 
 
-def _trim_to_longest(word_ids, type_ids, lengths, *rest):
+def _trim_to_longest(word_ids, type_ids, lengths, *rest, multiple=1, max_length=None):
     longest = tf.reduce_max(lengths)
+    if multiple > 1:
+        longest = tf.minimum((longest + multiple - 1) // multiple * multiple, max_length)
     positions = tf.range(longest)[None, :]
     inputs = {
         names.INPUT_WORD_IDS: word_ids[:, :longest],
@@ -160,6 +165,26 @@ def bucketed_order(lengths: np.ndarray, batch_size: int, seed: int, window: int 
     return np.concatenate(batches) if batches else order
 
 
+def epoch_order(
+    lengths: np.ndarray, batch_size: int, seed: int, epoch: int, bucket: bool
+) -> np.ndarray:
+    """The example order of one epoch: a function of `(seed, epoch)` only.
+
+    Because it does not depend on how many epochs ran before in this process,
+    training resumed at epoch k sees exactly the batches an uninterrupted run sees.
+
+    Examples:
+    >>> a = epoch_order(np.arange(10), 2, seed=0, epoch=3, bucket=False)
+    >>> b = epoch_order(np.arange(10), 2, seed=0, epoch=3, bucket=False)
+    >>> bool((a == b).all()), sorted(a.tolist()) == list(range(10))
+    (True, True)
+    """
+    epoch_seed = np.random.SeedSequence([seed, epoch]).generate_state(1)[0]
+    if bucket:
+        return bucketed_order(lengths, batch_size, int(epoch_seed))
+    return np.random.default_rng(epoch_seed).permutation(len(lengths))
+
+
 def make_dataset(
     encoded: EncodedTexts,
     labels=None,
@@ -168,6 +193,9 @@ def make_dataset(
     seed: int = 0,
     bucket: bool = False,
     sample_weights=None,
+    epochs: int | None = None,
+    initial_epoch: int = 0,
+    length_multiple: int = 1,
 ) -> tf.data.Dataset:
     """A `tf.data.Dataset` of `(inputs, labels[, weights])` batches cut to their longest row.
 
@@ -179,6 +207,13 @@ def make_dataset(
         seed: int. Shuffle seed.
         bucket: bool. Batch examples of similar length together (needs `shuffle`).
         sample_weights: optional array-like. Per-example loss weights.
+        epochs: optional int. With `shuffle`, return the batches of epochs
+            `[initial_epoch, epochs)` back to back, each epoch ordered by
+            `epoch_order(seed, epoch)` (pass `steps_per_epoch` to Keras `fit`).
+            This is what makes resumed training see the same batches.
+        initial_epoch: int. First epoch, when resuming.
+        length_multiple: int. Round each batch's length up to a multiple of this
+            (fewer distinct shapes, for XLA); 1 cuts batches to their longest row.
     """
     if not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(
@@ -190,7 +225,11 @@ def make_dataset(
         arrays.append(np.asarray(labels, dtype=np.int32))
     if sample_weights is not None:
         arrays.append(np.asarray(sample_weights, dtype=np.float32))
-    if bucket and shuffle:
+    if shuffle and epochs is not None:
+        ds = epochs_dataset(
+            arrays, encoded.lengths, batch_size, seed, bucket, initial_epoch, epochs
+        )
+    elif bucket and shuffle:
         # Batches of similar lengths, fixed once; their order is reshuffled every epoch.
         order = bucketed_order(encoded.lengths, batch_size, seed)
         ds = tf.data.Dataset.from_tensor_slices(tuple(a[order] for a in arrays)).batch(batch_size)
@@ -202,7 +241,36 @@ def make_dataset(
         if shuffle:
             ds = ds.shuffle(len(encoded), seed=seed, reshuffle_each_iteration=True)
         ds = ds.batch(batch_size)
-    return ds.map(_trim_to_longest, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    max_length = encoded.seq_length
+
+    def trim(*batch):
+        return _trim_to_longest(*batch, multiple=length_multiple, max_length=max_length)
+
+    return ds.map(trim, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def epochs_dataset(arrays, lengths, batch_size, seed, bucket, first, last) -> tf.data.Dataset:
+    """Batches of `arrays` rows for epochs `[first, last)`, never mixing two epochs in a batch.
+
+    Args:
+        arrays: list of np.ndarray. Row-aligned arrays (ids, labels, features...).
+        lengths: optional np.ndarray. Real lengths, for `bucket=True`.
+        batch_size: int. Rows per batch.
+        seed: int. With the epoch number, fixes each epoch's order (`epoch_order`).
+        bucket: bool. Batch rows of similar length together.
+        first: int. First epoch.
+        last: int. One past the last epoch.
+    """
+    n = len(arrays[0])
+    lengths = np.zeros(n, np.int32) if lengths is None else lengths
+    orders = [epoch_order(lengths, batch_size, seed, e, bucket) for e in range(first, last)]
+    tables = tuple(tf.constant(a) for a in arrays)
+    stacked = np.stack(orders) if orders else np.zeros((0, n), np.int64)
+    epochs = tf.data.Dataset.from_tensor_slices(stacked)
+    batches = epochs.flat_map(
+        lambda order: tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+    )
+    return batches.map(lambda idx: tuple(tf.gather(t, idx) for t in tables))
 
 
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:

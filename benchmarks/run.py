@@ -1,0 +1,348 @@
+"""Fine-tuning speed on this CPU: the TF-tutorial recipe vs bertkit's strategies and levers.
+
+One command, same data (the bundled drug reviews), same model (the default
+MiniLM-L6), same machine:
+
+    .venv/bin/python benchmarks/run.py                     # everything (~30-40 min on 2 cores)
+    .venv/bin/python benchmarks/run.py --recipes tutorial full_fp32 full_bf16
+    .venv/bin/python benchmarks/run.py --quick             # smoke run: tiny model, 1 epoch
+    make bench
+
+Each recipe runs in its own process (so peak RSS is its own), trains
+`--epochs` epochs on the training reviews with batch 32 and max length 128,
+then reports test accuracy and prediction speed. Throughput counts every
+training step after the first `WARMUP_STEPS` (tracing/compilation excluded).
+
+Reported per recipe: train examples/s, real (non-pad) tokens/s, useful
+training FLOP/s and that as a fraction of the fp32 and bf16 matmul peaks
+measured at the start of the same run (MFU), peak RSS, test accuracy and
+macro-F1, and prediction examples/s. "Useful" FLOPs count only real tokens:
+forward = 2 x (matmul weights) + attention (4 x layers x hidden x length) per
+token; training = forward + 2 x forward of the layers that train.
+
+Writes benchmarks/results/speed.json and benchmarks/results/speed.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+WARMUP_STEPS = 3
+BATCH_SIZE = 32
+SEQ_LENGTH = 128
+RECIPES = {
+    "tutorial": "TF tutorial: preprocessor in the model, pad to 128, fp32, AdamW 3e-5",
+    "full_fp32": "bertkit full: tokenize once, dynamic padding + length buckets, fp32",
+    "full_fp32_nobucket": "bertkit full: dynamic padding, no length buckets, fp32",
+    "full_bf16": "bertkit full: as full_fp32, encoder computing in bfloat16",
+    "full_fp32_xla": "bertkit full: as full_fp32, XLA jit_compile (lengths rounded to 32)",
+    "full_fp32_1thread": "bertkit full: as full_fp32, 1 intra-op thread",
+    "partial2": "bertkit partial: top 2 of 6 layers train, fp32",
+    "freeze_cached": "bertkit freeze: features computed once, head trained on them",
+    "freeze_through_hub": "freeze without the cache: every epoch runs the frozen encoder",
+}
+
+
+def matmul_peak(dtype_name: str, n: int = 2048, repeats: int = 7) -> float:
+    """Best-of-`repeats` GFLOP/s of an n x n matmul in TensorFlow."""
+    import tensorflow as tf
+
+    dtype = getattr(tf, dtype_name)
+    a = tf.cast(tf.random.normal((n, n)), dtype)
+    b = tf.cast(tf.random.normal((n, n)), dtype)
+    fn = tf.function(lambda x, y: tf.matmul(x, y))
+    fn(a, b).numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn(a, b).numpy()
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def flops_per_token(config: dict, mean_length: float, trained_layers: int) -> float:
+    """Useful training FLOPs per real token (see module docs).
+
+    Examples:
+    >>> round(flops_per_token({"hidden_size": 384, "intermediate_size": 1536,
+    ...     "num_hidden_layers": 6}, 100, 6) / 1e6, 1)
+    66.3
+    """
+    hidden, inner = config["hidden_size"], config["intermediate_size"]
+    layers = config["num_hidden_layers"]
+    per_layer = 2 * (4 * hidden * hidden + 2 * hidden * inner) + 4 * hidden * mean_length
+    return layers * per_layer + 2 * trained_layers * per_layer
+
+
+class _StepTimer:
+    """Keras callback: wall time of training steps after the first WARMUP_STEPS."""
+
+    def __new__(cls):
+        import tf_keras
+
+        class Timer(tf_keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.steps, self.seconds, self._t = 0, 0.0, None
+
+            def on_train_batch_begin(self, batch, logs=None):
+                self._t = time.perf_counter()
+
+            def on_train_batch_end(self, batch, logs=None):
+                self.steps += 1
+                if self.steps > WARMUP_STEPS:
+                    self.seconds += time.perf_counter() - self._t
+
+        return Timer()
+
+
+def _load_data(quick: bool):
+    from bertkit import data, datasets
+
+    train_df, test_df = datasets.load_drug_reviews()
+    if quick:
+        train_df, test_df = train_df.iloc[:64], test_df.iloc[:64]
+    train = data.from_dataframe(train_df, "review", "label")
+    test = data.from_dataframe(test_df, "review", "label")
+    labels = data.LabelEncoder.fit(train.labels)
+    return train, test, labels
+
+
+def _real_lengths(model, texts):
+    from bertkit import inputs
+
+    return inputs.encode_texts(model, texts).lengths
+
+
+def _tutorial(preset, train, test, labels, epochs, timer):
+    """The TF 'Classify text with BERT' recipe, on the same encoder."""
+    import tensorflow as tf
+    import tensorflow_hub as hub
+    import tf_keras
+    from official.nlp import optimization
+
+    from bertkit import hub as bk_hub
+    from bertkit import names
+
+    text = tf_keras.Input(shape=(), dtype=tf.string, name="text")
+    packed = hub.KerasLayer(str(bk_hub.resolve(preset, names.PREPROCESSOR_DIR)))(text)
+    outputs = hub.KerasLayer(str(bk_hub.resolve(preset, names.ENCODER_DIR)), trainable=True)(
+        packed
+    )
+    x = tf_keras.layers.Dropout(0.1)(outputs[names.POOLED_OUTPUT])
+    logits = tf_keras.layers.Dense(labels.num_classes)(x)
+    model = tf_keras.Model(text, logits)
+    steps = -(-len(train.texts) // BATCH_SIZE) * epochs
+    optimizer = optimization.create_optimizer(
+        init_lr=3e-5, num_train_steps=steps, num_warmup_steps=steps // 10, optimizer_type="adamw"
+    )
+    model.compile(
+        optimizer=optimizer,
+        loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    ds = tf.data.Dataset.from_tensor_slices(
+        (list(train.texts), labels.encode(train.labels).astype("int32"))
+    )
+    ds = ds.shuffle(len(train.texts), seed=0).batch(BATCH_SIZE).prefetch(tf.data.AUTOTUNE)
+    model.fit(ds, epochs=epochs, callbacks=[timer], verbose=0)
+
+    def predict(texts):
+        return model.predict(tf.constant(list(texts)), batch_size=BATCH_SIZE, verbose=0)
+
+    return predict, 6 if "tiny" not in preset else 2
+
+
+def _bertkit(preset, recipe, train, test, labels, epochs, timer, workdir):
+    from bertkit import classifier, export, finetune
+
+    strategy = {"partial2": "partial", "freeze_cached": "freeze", "freeze_through_hub": "freeze"}
+    strategy = strategy.get(recipe, "full")
+    precision = "mixed_bfloat16" if recipe == "full_bf16" else "float32"
+    finetune.set_seed(0)
+    model = classifier.build_classifier(
+        preset,
+        labels.num_classes,
+        strategy,
+        unfreeze_top=2,
+        seq_length=SEQ_LENGTH,
+        precision=precision,
+    )
+    config = finetune.TrainConfig.for_strategy(
+        strategy,
+        epochs=epochs,
+        batch_size=BATCH_SIZE,
+        bucket=recipe != "full_fp32_nobucket",
+        jit_compile=recipe == "full_fp32_xla",
+        cache_features=recipe != "freeze_through_hub",
+    )
+    config.early_stopping_patience = None  # fixed epochs for every recipe
+    finetune.fit(
+        model,
+        train.texts,
+        labels.encode(train.labels),
+        config=config,
+        verbose=0,
+        callbacks=[timer],
+    )
+    exported = export.save_model(model, Path(workdir) / "model", labels.classes)
+    saved = export.load_model(exported)
+    trained_layers = {"full": model.num_layers, "partial": 2, "freeze": 0}[strategy]
+    return (lambda texts: saved.predict_proba(list(texts))), trained_layers
+
+
+def run_recipe(recipe: str, preset: str, epochs: int, quick: bool) -> dict:
+    """Trains, evaluates and times one recipe in this process; returns its row."""
+    import numpy as np
+
+    import bertkit  # noqa: F401  (legacy Keras, tensorflow_text)
+    from bertkit import classifier, converter, evaluate, hub
+
+    train, test, labels = _load_data(quick)
+    timer = _StepTimer()
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as workdir:
+        if recipe == "tutorial":
+            predict, trained_layers = _tutorial(preset, train, test, labels, epochs, timer)
+        else:
+            predict, trained_layers = _bertkit(
+                preset, recipe, train, test, labels, epochs, timer, workdir
+            )
+        wall = time.perf_counter() - start
+        predict(test.texts[:BATCH_SIZE])  # warm up
+        t0 = time.perf_counter()
+        scores = predict(test.texts)
+        predict_seconds = time.perf_counter() - t0
+    metrics = evaluate.classification_metrics(
+        labels.encode(test.labels), np.asarray(scores).argmax(axis=1), labels.classes
+    )
+    probe = classifier.build_classifier(preset, labels.num_classes, "freeze", precision="float32")
+    lengths = _real_lengths(probe, train.texts)
+    meta_file = Path(hub.resolve(preset, "encoder")).parent / converter.METADATA_FILE
+    config = json.loads(meta_file.read_text())["hf_config"]
+    steps_per_epoch = -(-len(lengths) // BATCH_SIZE)
+    timed_steps = max(timer.steps - WARMUP_STEPS, 1)
+    # Timed steps cover whole epochs minus the warm-up steps: scale examples/tokens alike.
+    fraction = timed_steps / (steps_per_epoch * epochs)
+    examples = len(lengths) * epochs * fraction
+    tokens = float(lengths.sum()) * epochs * fraction
+    seconds = max(timer.seconds, 1e-9)
+    flops = flops_per_token(config, float(lengths.mean()), trained_layers) * tokens / seconds
+    return {
+        "recipe": recipe,
+        "description": RECIPES[recipe],
+        "train_examples_per_s": examples / seconds,
+        "real_tokens_per_s": tokens / seconds if recipe != "freeze_cached" else None,
+        "useful_gflops": flops / 1e9 if recipe not in ("freeze_cached",) else None,
+        "epoch_seconds": seconds / (epochs * fraction),
+        "train_wall_seconds": wall,
+        "test_accuracy": metrics["accuracy"],
+        "test_macro_f1": metrics["macro_f1"],
+        "predict_examples_per_s": len(test.texts) / predict_seconds,
+        "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "epochs": epochs,
+        "n_train": len(lengths),
+        "mean_real_length": float(lengths.mean()),
+    }
+
+
+def _child_env(recipe: str) -> dict:
+    env = dict(os.environ, PYTHONWARNINGS="ignore", TF_CPP_MIN_LOG_LEVEL="2")
+    if recipe == "full_fp32_1thread":
+        env["TF_NUM_INTRAOP_THREADS"] = "1"
+    return env
+
+
+def markdown(rows: list[dict], peaks: dict) -> str:
+    """The results as a Markdown table (MFU against the bf16 peak, and fp32 in brackets)."""
+
+    def num(value, digits=1):
+        return "n/a" if value is None else f"{value:.{digits}f}"
+
+    lines = [
+        f"Matmul peak measured in this run: fp32 {peaks['float32']:.0f} GFLOP/s, "
+        f"bf16 {peaks['bfloat16']:.0f} GFLOP/s.",
+        "",
+        "| recipe | train ex/s | real tok/s | useful GFLOP/s | MFU bf16 (fp32) | epoch s "
+        "| test acc | macro-F1 | predict ex/s | peak RSS GB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        g = r["useful_gflops"]
+        mfu = (
+            "n/a"
+            if g is None
+            else f"{100 * g / peaks['bfloat16']:.0f}% ({100 * g / peaks['float32']:.0f}%)"
+        )
+        lines.append(
+            f"| {r['recipe']} | {num(r['train_examples_per_s'])} | {num(r['real_tokens_per_s'], 0)} "
+            f"| {num(g)} | {mfu} | {num(r['epoch_seconds'])} | {num(r['test_accuracy'], 3)} "
+            f"| {num(r['test_macro_f1'], 3)} | {num(r['predict_examples_per_s'])} "
+            f"| {num(r['peak_rss_gb'], 2)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--recipes", nargs="*", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--preset", default=None, help="default: the embedded default model")
+    parser.add_argument("--quick", action="store_true", help="tiny model, 64 reviews, 1 epoch")
+    parser.add_argument("--out", default=str(RESULTS / "speed.json"))
+    parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    preset = args.preset or ("tiny_random_en_uncased" if args.quick else "minilm_l6_h384_en_uncased")
+    epochs = 1 if args.quick else args.epochs
+
+    if args.child:
+        print(json.dumps(run_recipe(args.child, preset, epochs, args.quick)))
+        return 0
+
+    import bertkit  # noqa: F401
+
+    peaks = {name: matmul_peak(name) for name in ("float32", "bfloat16")}
+    print(f"matmul peak GFLOP/s: {peaks}", flush=True)
+    rows = []
+    for recipe in args.recipes:
+        command = [sys.executable, __file__, "--child", recipe, "--preset", preset]
+        command += ["--epochs", str(epochs)] + (["--quick"] if args.quick else [])
+        result = subprocess.run(command, capture_output=True, text=True, env=_child_env(recipe))
+        if result.returncode != 0:
+            print(f"{recipe} failed:\n{result.stderr[-3000:]}", file=sys.stderr)
+            return 1
+        row = json.loads(result.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    from bertkit.precision import cpu_supports_bf16
+
+    report = {
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "preset": preset,
+        "batch_size": BATCH_SIZE,
+        "seq_length": SEQ_LENGTH,
+        "cpu_native_bf16": cpu_supports_bf16(),
+        "cpu_count": os.cpu_count(),
+        "matmul_peak_gflops": peaks,
+        "rows": rows,
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    table = markdown(rows, peaks)
+    out.with_suffix(".md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
