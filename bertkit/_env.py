@@ -82,11 +82,18 @@ def check_legacy_keras(tf_module) -> None:
         )
 
 
+_READY = False
+
+
 def setup() -> None:
     """Makes `tf.keras` legacy Keras 2, loads the text ops and checks versions.
 
-    Safe to call more than once.
+    Safe to call more than once: the checks run on the first call (when bertkit
+    is imported), which is when the import order matters.
     """
+    global _READY
+    if _READY:
+        return
     if "tensorflow" not in sys.modules:
         os.environ[LEGACY_KERAS_ENV] = "1"
     # Quieter TensorFlow start-up unless the user asked for logs.
@@ -116,3 +123,4 @@ def setup() -> None:
             f"Run: pip install 'tensorflow-text=={'.'.join(tf.__version__.split('.')[:2])}.*'."
         ) from err
     check_versions_match(tf.__version__, tensorflow_text.__version__)
+    _READY = True

@@ -172,7 +172,7 @@ class TextToEncoderInputs(tf_keras.layers.Layer):
         super().__init__(**kwargs)
         self.preprocessor_dir = str(preprocessor_dir)
         self.seq_length = int(seq_length)
-        preprocessor = hub.load(self.preprocessor_dir)
+        preprocessor = bk_hub.load_saved_model(self.preprocessor_dir)
         self.preprocessor = preprocessor
         self.tokenize = hub.KerasLayer(getattr(preprocessor, names.TOKENIZE), name="tokenize")
         self.pack = hub.KerasLayer(
@@ -253,7 +253,7 @@ def build_classifier(
     preprocessor_dir = bk_hub.resolve(
         preprocessor if preprocessor is not None else preset, names.PREPROCESSOR_DIR
     )
-    encoder_obj = hub.load(str(encoder_dir))  # loaded once, wrapped below
+    encoder_obj = bk_hub.load_saved_model(encoder_dir)  # loaded once, wrapped below
     num_layers = count_transformer_layers(encoder_obj.variables)
     validate_strategy(strategy, num_layers, unfreeze_top)
     if strategy == "freeze":

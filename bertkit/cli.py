@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 
@@ -101,16 +102,35 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_lines(path: str):
+    """Yields the lines of `path` (`-`: stdin), with clear errors for a missing or non-UTF-8 file."""
+    if path == "-":
+        yield from sys.stdin
+        return
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"No such file to predict on. Received: --input {path!r}. "
+            "Check the path, or pass - to read texts from stdin."
+        )
+    with open(path, "rb") as stream:
+        for number, raw in enumerate(stream, start=1):
+            try:
+                yield raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise ValueError(
+                    f"--input is not valid UTF-8. Received: {path!r}, invalid bytes "
+                    f"{raw[err.start : err.end]!r} on line {number}. Re-save the file as UTF-8 "
+                    "(e.g. `iconv -f latin1 -t utf-8 IN > OUT`)."
+                ) from None
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
     from bertkit import training_job
 
-    stream = sys.stdin if args.input == "-" else open(args.input, encoding="utf-8")  # noqa: SIM115
-    try:
-        for line in training_job.predict_lines(args.model, stream, batch_size=args.batch_size):
-            print(line)
-    finally:
-        if stream is not sys.stdin:
-            stream.close()
+    for line in training_job.predict_lines(
+        args.model, _read_lines(args.input), batch_size=args.batch_size
+    ):
+        print(line)
     return 0
 
 

@@ -291,7 +291,7 @@ def _check_frame(
                 f"Text column {text_column!r} of {source} has {len(bad)} bad "
                 f"value{'s' if len(bad) != 1 else ''} (missing, empty or not a string). "
                 f'Received: {details}.{places_note} Fix those rows, or pass on_bad_text="drop" '
-                "to drop them with a warning."
+                "(--on-bad-text drop on the command line) to drop them with a warning."
             )
         if len(bad) == len(texts):
             raise ValueError(
@@ -300,7 +300,8 @@ def _check_frame(
             )
         _warn(
             f"Dropped {len(bad)} of {len(texts)} rows of {source} whose text in column "
-            f"{text_column!r} is missing, empty or not a string: {details}.{places_note}"
+            f"{text_column!r} is missing, empty or not a string: {details}.{places_note} "
+            "Fix those rows to keep them."
         )
     keep = sorted(set(range(len(texts))) - set(bad))
 

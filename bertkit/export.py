@@ -13,8 +13,12 @@ The SavedModel has one signature, `serving_default`:
 - outputs `logits` float32 `[batch, num_classes]`, `probabilities` float32
   `[batch, num_classes]`, `label_id` int64 `[batch]`, `label` string `[batch]`.
 
-Each batch is padded only to its longest text (not to `seq_length`). It
-reloads with TensorFlow and tensorflow_text alone, no bertkit needed:
+Each batch is padded only to its longest text (not to `seq_length`); longer
+texts are truncated to `seq_length` tokens. The module also saves the
+function `serve_with_truncation` (not a signature): the same outputs plus
+`truncated` bool `[batch]`, true for texts that did not fit, which
+`SavedClassifier.predict_proba` counts. It reloads with TensorFlow and
+tensorflow_text alone, no bertkit needed:
 
     import tensorflow as tf, tensorflow_text  # noqa: F401  (registers the tokenizer ops)
     serve = tf.saved_model.load(MODEL_DIR).signatures["serving_default"]
@@ -27,8 +31,11 @@ Examples:
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -55,20 +62,33 @@ class _ServingModule(tf.Module):
             label_names, dtype=tf.string, trainable=False, name="label_names"
         )
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-    def serve(self, text):
-        packed = self.model.text_to_inputs(text)
+    def _outputs(self, text):
+        to_inputs = self.model.text_to_inputs
+        tokens = to_inputs.tokenize(text)
+        packed = to_inputs.pack([tokens])
         lengths = tf.reduce_sum(packed[names.INPUT_MASK], axis=1)
         longest = tf.maximum(tf.reduce_max(tf.concat([lengths, [1]], 0)), 1)
         trimmed = {k: v[:, :longest] for k, v in packed.items()}
         logits = tf.cast(self.model.token_model(trimmed, training=False), tf.float32)
         label_id = tf.argmax(logits, axis=-1)
-        return {
+        outputs = {
             "logits": logits,
             "probabilities": tf.nn.softmax(logits, axis=-1),
             "label_id": label_id,
             "label": tf.gather(self.label_names, label_id),
         }
+        # [CLS] and [SEP] take two of the seq_length positions.
+        wordpieces = tokens.merge_dims(-2, -1).row_lengths()
+        return outputs, wordpieces > to_inputs.seq_length - 2
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve(self, text):
+        return self._outputs(text)[0]
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve_with_truncation(self, text):
+        outputs, truncated = self._outputs(text)
+        return {**outputs, "truncated": truncated}
 
 
 def save_model(
@@ -117,17 +137,85 @@ def save_model(
     return Path(directory)
 
 
+def _read_json(path: Path, what: str):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(
+            f"The model's {what} file is corrupt: not valid JSON. Received: {str(path)!r} "
+            f"({type(err).__name__}: {err}). Re-run training or re-export the model "
+            "(bertkit.save_model writes it)."
+        ) from err
+
+
+def _check_batch_size(batch_size) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(
+            f"batch_size must be a positive integer. Received: batch_size={batch_size!r}. "
+            "Use e.g. 64 (--batch-size on the command line)."
+        )
+
+
+def _batches(texts, batch_size: int):
+    """Yields `(offset, batch)` lists of at most `batch_size` texts, reading `texts` lazily."""
+    if isinstance(texts, str | bytes):
+        raise TypeError(
+            f"texts must be a list of strings, not one string. Received: {texts[:50]!r}. "
+            f"Pass a list: [{texts[:50]!r}]."
+        )
+    iterator, offset = iter(texts), 0
+    while batch := list(itertools.islice(iterator, batch_size)):
+        bad = [offset + i for i, text in enumerate(batch) if not isinstance(text, str | bytes)]
+        if bad:
+            first = batch[bad[0] - offset]
+            shown = ", ".join(map(str, bad[:10])) + (
+                f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+            )
+            raise TypeError(
+                f"Every text must be a string. Received: {first!r} of type "
+                f"{type(first).__name__} at position{'s' if len(bad) > 1 else ''} {shown} "
+                "(counting from 0). Drop or fill in missing texts first, e.g. load them with "
+                'bertkit.data.load(..., on_bad_text="drop").'
+            )
+        yield offset, batch
+        offset += len(batch)
+
+
 class SavedClassifier:
-    """A classifier loaded from a model directory (TensorFlow + tensorflow_text only)."""
+    """A classifier loaded from a model directory (TensorFlow + tensorflow_text only).
+
+    Attributes:
+        directory: Path. The model directory.
+        label_names: list of str. Class names in id order.
+        info: dict. `bertkit_model.json` (preset, strategy, seq_length, metrics...).
+        last_num_truncated: int or None. Texts longer than `seq_length` tokens in
+            the last `predict_proba` call (None for model directories saved
+            before bertkit recorded truncation).
+    """
 
     def __init__(self, directory: str | os.PathLike):
         directory = Path(directory)
         if not (directory / "saved_model.pb").is_file() or not (directory / LABELS_FILE).is_file():
+            missing = "does not exist" if not directory.exists() else "is incomplete"
             raise FileNotFoundError(
-                "Not a bertkit model directory: it needs saved_model.pb and labels.json. "
-                f"Received: {str(directory)!r}. Pass the --output directory of `bertkit train` "
-                "(or a directory written by bertkit.save_model)."
+                f"Not a bertkit model directory: the directory {missing}; it needs "
+                f"saved_model.pb and labels.json. Received: {str(directory)!r}. Pass the "
+                "--output directory of `bertkit train` (or a directory written by "
+                "bertkit.save_model)."
             )
+        label_names = _read_json(directory / LABELS_FILE, LABELS_FILE)
+        if not (
+            isinstance(label_names, list)
+            and len(label_names) >= 2
+            and all(isinstance(n, str) for n in label_names)
+        ):
+            raise ValueError(
+                f"The model's {LABELS_FILE} must be a JSON list of at least 2 class names. "
+                f"Received: {str(label_names)[:100]!r} in {str(directory / LABELS_FILE)!r}. "
+                "Re-run training or re-export the model."
+            )
+        info_path = directory / INFO_FILE
+        self.info = _read_json(info_path, INFO_FILE) if info_path.is_file() else {}
         try:
             self._loaded = tf.saved_model.load(str(directory))
         except Exception as err:  # corrupt or truncated files
@@ -136,11 +224,17 @@ class SavedClassifier:
                 f"{str(directory)!r} ({type(err).__name__}: {str(err)[:200]}). Re-run training "
                 "or re-export the model."
             ) from err
+        if SIGNATURE not in self._loaded.signatures:
+            raise ValueError(
+                f"The SavedModel has no {SIGNATURE!r} signature, so it is not a bertkit "
+                f"classifier. Received: signatures {list(self._loaded.signatures)} in "
+                f"{str(directory)!r}. Pass a directory written by bertkit.save_model."
+            )
         self._serve = self._loaded.signatures[SIGNATURE]
+        self._serve_with_truncation = getattr(self._loaded, "serve_with_truncation", None)
         self.directory = directory
-        self.label_names = json.loads((directory / LABELS_FILE).read_text())
-        info_path = directory / INFO_FILE
-        self.info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+        self.label_names = label_names
+        self.last_num_truncated: int | None = None
 
     def __call__(self, texts) -> dict[str, np.ndarray]:
         """Runs the serving signature on a list of strings; returns NumPy outputs."""
@@ -150,19 +244,53 @@ class SavedClassifier:
     def predict_proba(self, texts, batch_size: int = 64, progress: bool = False) -> np.ndarray:
         """Class probabilities `[n, num_classes]`, computed in batches.
 
+        `texts` is read lazily, one batch at a time, so a generator (e.g. the
+        lines of a file) streams with memory bounded by `batch_size`; only the
+        probabilities are kept. Empty strings are allowed; anything that is not
+        a string raises `TypeError` naming its position. Texts longer than the
+        model's `seq_length` tokens are truncated: `last_num_truncated` holds
+        how many, and a warning says so.
+
         Args:
-            texts: list of str.
-            batch_size: int. Texts per call.
+            texts: iterable of str. A list, array or generator.
+            batch_size: int. Texts per call (> 0).
             progress: bool. Show a progress bar (on stderr).
+
+        Examples:
+        >>> load_model("runs/model").predict_proba(["works well", ""]).shape  # doctest: +SKIP
+        (2, 3)
         """
         from tqdm.auto import tqdm
 
-        texts = list(texts)
-        starts = range(0, len(texts), batch_size)
-        chunks = [
-            self(texts[i : i + batch_size])["probabilities"]
-            for i in tqdm(starts, desc="predict", unit="batch", disable=not progress)
-        ]
+        _check_batch_size(batch_size)
+        total = math.ceil(len(texts) / batch_size) if hasattr(texts, "__len__") else None
+        chunks, truncated, n = [], 0, 0
+        for _, batch in tqdm(
+            _batches(texts, batch_size),
+            total=total,
+            desc="predict",
+            unit="batch",
+            disable=not progress,
+        ):
+            text = tf.constant(batch, dtype=tf.string)
+            if self._serve_with_truncation is None:
+                chunks.append(self._serve(text=text)["probabilities"].numpy())
+            else:
+                out = self._serve_with_truncation(text)
+                chunks.append(out["probabilities"].numpy())
+                truncated += int(out["truncated"].numpy().sum())
+            n += len(batch)
+        self.last_num_truncated = None if self._serve_with_truncation is None else truncated
+        if truncated:
+            seq_length = self.info.get("seq_length")
+            warnings.warn(
+                f"{truncated} of {n} texts were longer than the model's sequence length and "
+                f"were cut to {seq_length} tokens ([CLS] and [SEP] included). Received: "
+                f"seq_length={seq_length} from training. To read more of each text, train "
+                "with a larger seq_length (--seq-length on the command line).",
+                UserWarning,
+                stacklevel=2,
+            )
         if not chunks:
             return np.zeros((0, len(self.label_names)), np.float32)
         return np.concatenate(chunks)

@@ -18,10 +18,12 @@ TensorShape([1, 32])
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import socket
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
 from bertkit import _env
@@ -171,6 +173,22 @@ def resolve(name_or_handle: str | os.PathLike, part: str = names.ENCODER_DIR) ->
     raise AssertionError("unreachable")
 
 
+@contextlib.contextmanager
+def _clear_load_errors(path: Path) -> Iterator[None]:
+    """Turns TensorFlow's errors on unreadable SavedModel files into one clear error."""
+    try:
+        yield
+    except Exception as err:  # protobuf parse errors, truncated variables, missing shards...
+        if isinstance(err, TypeError | OfflineError):  # wrong arguments, not corrupt files
+            raise
+        raise ValueError(
+            "Cannot load the SavedModel: its files look corrupt or incomplete (an interrupted "
+            f"download, copy or build?). Received: {str(path)!r} ({type(err).__name__}: "
+            f"{str(err).strip()[:200]}). Delete the directory and build, convert or download it "
+            "again (`python -m bertkit build PRESET` rebuilds a local preset)."
+        ) from err
+
+
 def load_encoder(
     name_or_handle: str | os.PathLike, trainable: bool = False, **kwargs
 ) -> hub.KerasLayer:
@@ -188,9 +206,9 @@ def load_encoder(
     False
     """
     kwargs.setdefault("name", "encoder")
-    return hub.KerasLayer(
-        str(resolve(name_or_handle, names.ENCODER_DIR)), trainable=trainable, **kwargs
-    )
+    path = resolve(name_or_handle, names.ENCODER_DIR)
+    with _clear_load_errors(path):
+        return hub.KerasLayer(str(path), trainable=trainable, **kwargs)
 
 
 def load_preprocessor(name_or_handle: str | os.PathLike, **kwargs) -> hub.KerasLayer:
@@ -202,7 +220,21 @@ def load_preprocessor(name_or_handle: str | os.PathLike, **kwargs) -> hub.KerasL
     ['input_mask', 'input_type_ids', 'input_word_ids']
     """
     kwargs.setdefault("name", "preprocessor")
-    return hub.KerasLayer(str(resolve(name_or_handle, names.PREPROCESSOR_DIR)), **kwargs)
+    path = resolve(name_or_handle, names.PREPROCESSOR_DIR)
+    with _clear_load_errors(path):
+        return hub.KerasLayer(str(path), **kwargs)
+
+
+def load_saved_model(path: str | os.PathLike):
+    """`hub.load(path)` for a resolved SavedModel directory, with a clear error if it is corrupt.
+
+    Examples:
+    >>> encoder = load_saved_model(resolve("tiny_random_en_uncased"))
+    >>> encoder_vocab_size(encoder)
+    512
+    """
+    with _clear_load_errors(Path(path)):
+        return hub.load(str(path))
 
 
 def _loaded(obj):

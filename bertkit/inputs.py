@@ -62,6 +62,31 @@ class EncodedTexts:
         return EncodedTexts(self.word_ids[idx], self.type_ids[idx], self.lengths[idx], 0)
 
 
+def check_texts(texts) -> list:
+    """`texts` as a list, or TypeError naming the positions of entries that are not strings.
+
+    Examples:
+    >>> check_texts(("a", "b"))
+    ['a', 'b']
+    """
+    if isinstance(texts, str | bytes):
+        raise TypeError(
+            f"texts must be a list of strings, not one string. Received: {texts!r:.80}. "
+            f"Pass a list: [{texts!r:.60}]."
+        )
+    texts = list(texts)
+    bad = [i for i, text in enumerate(texts) if not isinstance(text, str | bytes)]
+    if bad:
+        first = texts[bad[0]]
+        shown = ", ".join(map(str, bad[:10])) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        raise TypeError(
+            f"Every text must be a string. Received: {first!r:.80} of type {type(first).__name__} "
+            f"at position{'s' if len(bad) > 1 else ''} {shown} (counting from 0). Drop or fill in "
+            'missing texts first, e.g. load them with bertkit.data.load(..., on_bad_text="drop").'
+        )
+    return texts
+
+
 def encode_texts(model, texts, batch_size: int = 256) -> EncodedTexts:
     """Tokenizes `texts` with a classifier's preprocessor (`model.text_to_inputs`), once.
 
@@ -71,7 +96,7 @@ def encode_texts(model, texts, batch_size: int = 256) -> EncodedTexts:
         batch_size: int. Texts tokenized per call.
     """
     text_to_inputs = getattr(model, "text_to_inputs", model)
-    texts = [t if isinstance(t, str) else str(t) for t in texts]
+    texts = check_texts(texts)
     seq_length = text_to_inputs.seq_length
     tokenize_fn = _cached_function(
         text_to_inputs,

@@ -170,6 +170,11 @@ def evaluate_files(
 
 def predict_lines(model_dir: str | os.PathLike, lines, batch_size: int = 64):
     """Yields one JSON line per input line: text, label, probabilities by class name."""
+    if not isinstance(batch_size, int) or batch_size <= 0:
+        raise ValueError(
+            f"batch_size must be a positive integer. Received: batch_size={batch_size!r}. "
+            "Try 64."
+        )
     model = export.load_model(model_dir)
     batch: list[str] = []
 

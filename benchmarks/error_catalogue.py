@@ -1,0 +1,784 @@
+"""Every bad input bertkit guards against, and the exact message a user sees for it.
+
+Each `Case` triggers one bad input through the public API or the command line
+(`bertkit.cli.main`, in process) and returns what the user reads: the
+exception as Python prints its last line, the CLI's stderr (with its exit
+status), or a warning. `tests/test_errors.py` runs the same cases and checks
+that every message names the problem, the received value and the fix;
+`docs/errors.md` is this script's output:
+
+    .venv/bin/python benchmarks/error_catalogue.py > docs/errors.md
+
+Cases with a `gap` do not meet that contract yet; the gap says what to change
+(their tests are strict xfails, so fixing a gap fails the test until the mark goes).
+Paths inside the scratch directory print as `$WORK`, the working directory as `$PWD`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import io
+import itertools
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+TINY = "tiny_random_en_uncased"
+DEFAULT = "minilm_l6_h384_en_uncased"
+REMOTE_PRESET = "small_bert_en_uncased_l2_h128"
+LABELS = ["education", "job", "love"]
+GOOD_CSV = "text,label\n" + "".join(
+    f"{text},{label}\n"
+    for text, label in [
+        ("The exam was hard", "education"),
+        ("My teacher gave homework", "education"),
+        ("School starts at eight", "education"),
+        ("I got a raise at work", "job"),
+        ("My boss is kind", "job"),
+        ("The office closed early", "job"),
+        ("I love you", "love"),
+        ("We married in June", "love"),
+        ("She kissed him goodbye", "love"),
+    ]
+    * 4
+)
+LONG_TEXT = "the side effects were mild but the headaches lasted for weeks " * 60
+
+
+class Workspace:
+    """A scratch directory with the files the cases need, made on first use.
+
+    Args:
+        root: Path. An empty directory (deleted by whoever made it).
+    """
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._counter = itertools.count()
+
+    def fresh(self, name: str) -> Path:
+        """A new path under `root` that does not exist yet (e.g. an --output)."""
+        return self.root / f"{name}-{next(self._counter)}"
+
+    def file(self, name: str, content: str | bytes) -> Path:
+        """Writes `content` to `root/name` and returns the path."""
+        path = self.root / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return path
+
+    @functools.cached_property
+    def good_csv(self) -> Path:
+        """A small valid training file (3 classes, 36 rows)."""
+        return self.file("good.csv", GOOD_CSV)
+
+    @functools.cached_property
+    def model_dir(self) -> Path:
+        """An exported (untrained) tiny-preset classifier over `LABELS`."""
+        from bertkit import classifier, export
+
+        model = classifier.build_classifier(TINY, len(LABELS), "freeze")
+        return export.save_model(model, self.root / "model", LABELS)
+
+    def copy_model(self, name: str) -> Path:
+        """A copy of `model_dir` to break."""
+        target = self.root / name
+        shutil.copytree(self.model_dir, target)
+        return target
+
+    def sanitize(self, message: str) -> str:
+        """Replaces machine-specific paths with `$WORK` and `$PWD`."""
+        message = message.replace(str(self.root), "$WORK")
+        return message.replace(os.getcwd(), "$PWD")
+
+
+def _warnings_text(caught) -> list[str]:
+    return [f"{w.category.__name__}: {w.message}" for w in caught]
+
+
+def api(function: Callable[[], object]) -> str:
+    """Runs `function`; returns the exception or warnings it gives, as Python prints them."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = function()
+        except Exception as err:  # the point: show what the user sees
+            return "\n".join([*_warnings_text(caught), f"{type(err).__name__}: {err}"])
+    shown = _warnings_text(caught)
+    return "\n".join(shown) if shown else f"(no error or warning; returned {result!r:.200})"
+
+
+def cli(*args, notes: bool = False) -> str:
+    """Runs `bertkit ARGS` in process; returns `[exit N]` and its stderr (+ `Note:` lines)."""
+    from bertkit import cli as bertkit_cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
+        try:
+            code = bertkit_cli.main([str(a) for a in args])
+        except SystemExit as exit_:  # argparse errors
+            code = exit_.code
+    lines = _warnings_text(caught)  # warnings come before the error that ends the command
+    lines += [line for line in err.getvalue().splitlines() if line.strip()]
+    if notes:
+        lines += [line for line in out.getvalue().splitlines() if line.startswith("Note:")]
+    return "\n".join([f"[exit {code}]", *lines])
+
+
+@contextlib.contextmanager
+def offline(ws: Workspace):
+    """No network and an empty TF-Hub cache, whatever the machine has."""
+    from bertkit import hub
+
+    saved = os.environ.get(hub.TFHUB_CACHE_ENV)
+    os.environ[hub.TFHUB_CACHE_ENV] = str(ws.root / "tfhub_cache")
+    original = hub._host_reachable
+    hub._host_reachable = lambda *args, **kwargs: False
+    try:
+        yield
+    finally:
+        hub._host_reachable = original
+        if saved is None:
+            os.environ.pop(hub.TFHUB_CACHE_ENV, None)
+        else:
+            os.environ[hub.TFHUB_CACHE_ENV] = saved
+
+
+# --------------------------------------------------------------------------- triggers
+
+
+def _train(ws: Workspace, train: Path, *extra, notes: bool = False) -> str:
+    out = ws.fresh("out")
+    return cli("train", "--train", train, "--preset", TINY, "--output", out, *extra, notes=notes)
+
+
+def missing_file(ws):
+    return _train(ws, ws.root / "reviews.csv")
+
+
+def empty_file(ws):
+    return _train(ws, ws.file("empty.csv", ""))
+
+
+def header_only(ws):
+    from bertkit import data
+
+    return api(lambda: data.load_csv(ws.file("header.csv", "text,label\n")))
+
+
+def wrong_text_column(ws):
+    return _train(ws, ws.good_csv, "--text-column", "review")
+
+
+def wrong_label_column(ws):
+    from bertkit import data
+
+    return api(lambda: data.load_csv(ws.good_csv, label_column="Label"))
+
+
+def empty_texts(ws):
+    path = ws.file("blank.csv", "text,label\ngood drug,pos\n,neg\n   ,pos\nworks,neg\n")
+    return _train(ws, path)
+
+
+def missing_texts_dataframe(ws):
+    import pandas as pd
+
+    from bertkit import data
+
+    frame = pd.DataFrame({"text": ["fine", None, float("nan")], "label": ["a", "b", "a"]})
+    return api(lambda: data.from_dataframe(frame))
+
+
+def dropped_texts(ws):
+    from bertkit import data
+
+    path = ws.file("drop.csv", "text,label\ngood drug,pos\n,neg\n   ,pos\nworks,neg\n")
+    return api(lambda: data.load_csv(path, on_bad_text="drop"))
+
+
+def non_string_texts(ws):
+    import pandas as pd
+
+    from bertkit import data
+
+    frame = pd.DataFrame({"text": ["fine", 42, "ok"], "label": ["a", "b", "a"]})
+    return api(lambda: data.from_dataframe(frame))
+
+
+def missing_labels(ws):
+    return _train(ws, ws.file("nolabel.csv", "text,label\ngood drug,pos\nbad drug,\nok,neg\n"))
+
+
+def missing_labels_dataframe(ws):
+    import pandas as pd
+
+    from bertkit import data
+
+    frame = pd.DataFrame({"text": ["a", "b", "c"], "label": [1, float("nan"), 0]})
+    return api(lambda: data.from_dataframe(frame))
+
+
+def single_class(ws):
+    return _train(ws, ws.file("one.csv", "text,label\ngood,pos\ngreat,pos\nfine,pos\nnice,pos\n"))
+
+
+def unseen_label(ws):
+    path = ws.file("unseen.csv", "text,label\nMy boss is kind,job\nThe match ended 2-1,sports\n")
+    return cli("evaluate", "--model", ws.model_dir, "--data", path)
+
+
+def long_texts_training(ws):
+    rows = "".join(f"{LONG_TEXT},{label}\n" for label in LABELS * 4)
+    path = ws.file("long.csv", "text,label\n" + rows + GOOD_CSV.split("\n", 1)[1])
+    return _train(ws, path, "--strategy", "freeze", "--epochs", "1", notes=True)
+
+
+def long_texts_prediction(ws):
+    from bertkit import export
+
+    model = export.load_model(ws.model_dir)
+    return api(lambda: model.predict_proba([LONG_TEXT, "short"]).shape)
+
+
+def invalid_utf8_csv(ws):
+    return _train(ws, ws.file("latin1.csv", "text,label\ncaf\xe9 au lait,pos\n".encode("latin-1")))
+
+
+def invalid_utf8_predict_input(ws):
+    path = ws.file("latin1.txt", "great drug\ncaf\xe9 au lait\n".encode("latin-1"))
+    return cli("predict", "--model", ws.model_dir, "--input", path)
+
+
+def mismatched_preprocessor(ws):
+    import bertkit
+
+    return api(lambda: bertkit.load(TINY, preprocessor=DEFAULT))
+
+
+def missing_encoder_dir(ws):
+    output = ws.fresh("out")
+    return cli("train", "--train", ws.good_csv, "--preset", ws.root / "my_bert", "--output", output)
+
+
+def _corrupt_preset(ws: Workspace) -> Path:
+    from bertkit import local_presets
+
+    target = ws.root / "corrupt_preset"
+    if not target.exists():
+        shutil.copytree(local_presets.ensure_built(TINY), target)
+        (target / "encoder" / "saved_model.pb").write_bytes(b"\x00 not a protobuf")
+    return target
+
+
+def corrupt_encoder_api(ws):
+    import bertkit
+
+    return api(lambda: bertkit.load_encoder(_corrupt_preset(ws)))
+
+
+def corrupt_encoder_cli(ws):
+    return cli(
+        "train",
+        "--train",
+        ws.good_csv,
+        "--preset",
+        _corrupt_preset(ws),
+        "--output",
+        ws.fresh("out"),
+    )
+
+
+def missing_model_dir(ws):
+    return cli("predict", "--model", ws.root / "runs" / "model", "--input", ws.good_csv)
+
+
+def corrupt_model_dir(ws):
+    model = ws.copy_model("corrupt_model")
+    (model / "saved_model.pb").write_bytes(b"\x00 not a protobuf")
+    return cli("predict", "--model", model, "--input", ws.good_csv)
+
+
+def truncated_model_variables(ws):
+    model = ws.copy_model("truncated_model")
+    for shard in (model / "variables").glob("variables.data-*"):
+        shard.write_bytes(shard.read_bytes()[:64])
+    return cli("predict", "--model", model, "--input", ws.good_csv)
+
+
+def corrupt_labels_file(ws):
+    from bertkit import export
+
+    model = ws.copy_model("corrupt_labels")
+    (model / "labels.json").write_text('["education", "job",')
+    return api(lambda: export.load_model(model))
+
+
+def remote_without_network(ws):
+    with offline(ws):
+        return _train(ws, ws.good_csv, "--preset", REMOTE_PRESET)
+
+
+def too_few_classes_api(ws):
+    from bertkit import classifier
+
+    return api(lambda: classifier.build_classifier(TINY, num_classes=1))
+
+
+def unfreeze_top_too_large(ws):
+    return _train(ws, ws.good_csv, "--strategy", "partial", "--unfreeze-top", "5")
+
+
+def batch_size_training(ws):
+    return _train(ws, ws.good_csv, "--batch-size", "0")
+
+
+def batch_size_prediction(ws):
+    path = ws.file("texts.txt", "great drug\nno effect\n")
+    return cli("predict", "--model", ws.model_dir, "--input", path, "--batch-size", "0")
+
+
+def batch_size_predict_proba(ws):
+    from bertkit import export
+
+    model = export.load_model(ws.model_dir)
+    return api(lambda: model.predict_proba(["great drug"], batch_size=-1))
+
+
+def none_text_prediction(ws):
+    from bertkit import export
+
+    model = export.load_model(ws.model_dir)
+    return api(lambda: model.predict_proba(["great drug", None, "no effect"]))
+
+
+def none_text_predict_logits(ws):
+    from bertkit import classifier, finetune
+
+    model = classifier.build_classifier(TINY, len(LABELS), "freeze")
+    return api(lambda: finetune.predict_logits(model, ["great drug", None]).shape)
+
+
+def one_string_prediction(ws):
+    from bertkit import export
+
+    model = export.load_model(ws.model_dir)
+    return api(lambda: model.predict_proba("great drug"))
+
+
+def missing_predict_input(ws):
+    return cli("predict", "--model", ws.model_dir, "--input", ws.root / "texts_missing.txt")
+
+
+# --------------------------------------------------------------------------- cases
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One bad input: how to trigger it and what its message must contain.
+
+    Args:
+        key: str. Short id (test ids).
+        bad_input: str. The bad input, as the issue lists it.
+        how: str. What the user ran, for the doc.
+        trigger: callable. `Workspace -> message` (what the user sees).
+        problem: str. Regex: the message names the problem.
+        received: str. Regex: ... the value received.
+        fix: str. Regex: ... what to do.
+        gap: str or None. Why the message misses the contract and where to fix it.
+    """
+
+    key: str
+    bad_input: str
+    how: str
+    trigger: Callable[[Workspace], str]
+    problem: str
+    received: str
+    fix: str
+    gap: str | None = None
+
+
+CASES = [
+    Case(
+        "missing_file",
+        "Missing data file",
+        "`bertkit train --train reviews.csv` (no such file)",
+        missing_file,
+        r"\[exit 2\]\nerror: Data file not found",
+        r"Received: path='.*reviews\.csv'",
+        r"Check the path",
+    ),
+    Case(
+        "empty_file",
+        "Empty data file (0 bytes)",
+        "`bertkit train --train empty.csv`",
+        empty_file,
+        r"The data file is empty",
+        r"empty\.csv' \(0 bytes, no header row\)",
+        r"Expected a header row naming the columns",
+    ),
+    Case(
+        "header_only",
+        "Data file with a header but no rows",
+        '`data.load_csv("header.csv")`',
+        header_only,
+        r"ValueError: No examples to load",
+        r"has the columns \['text', 'label'\] but no rows",
+        r"Check that this is the right file",
+    ),
+    Case(
+        "wrong_text_column",
+        "Wrong text column name",
+        "`bertkit train --text-column review` on a file with columns text,label",
+        wrong_text_column,
+        r"Column 'review' not found",
+        r"text_column='review'\. Available columns: \['text', 'label'\]",
+        r"--text-column on the CLI",
+    ),
+    Case(
+        "wrong_label_column",
+        "Wrong label column name",
+        '`data.load_csv("good.csv", label_column="Label")`',
+        wrong_label_column,
+        r"ValueError: Column 'Label' not found",
+        r"Available columns: \['text', 'label'\]",
+        r"Did you mean 'label'\?",
+    ),
+    Case(
+        "empty_texts",
+        "Empty and whitespace-only texts (policy: reject with row numbers)",
+        "`bertkit train` on a CSV with an empty and a blank text cell",
+        empty_texts,
+        r"has 2 bad values \(missing, empty or not a string\)",
+        r"empty or whitespace-only in rows 3, 4\. Rows are numbered as in a spreadsheet",
+        r"--on-bad-text drop",
+    ),
+    Case(
+        "missing_texts",
+        "None / NaN texts in a DataFrame",
+        '`data.from_dataframe(pd.DataFrame({"text": ["fine", None, nan], ...}))`',
+        missing_texts_dataframe,
+        r"ValueError: Text column 'text' of DataFrame has 2 bad values",
+        r"missing in rows with index 1, 2",
+        r"Fix those rows, or pass on_bad_text=\"drop\"",
+    ),
+    Case(
+        "dropped_texts",
+        "Empty texts with the drop policy (warning with the count)",
+        '`data.load_csv("drop.csv", on_bad_text="drop")`',
+        dropped_texts,
+        r"UserWarning: Dropped 2 of 4 rows .* missing, empty or not a string",
+        r"empty or whitespace-only in rows 3, 4",
+        r"Fix those rows to keep them",
+    ),
+    Case(
+        "non_string_texts",
+        "Non-string text (a number in a DataFrame)",
+        '`data.from_dataframe(pd.DataFrame({"text": ["fine", 42, "ok"], ...}))`',
+        non_string_texts,
+        r"ValueError: Text column 'text' of DataFrame has 1 bad value",
+        r"not a string in rows with index 1 \(e\.g\. 42 of type int\)",
+        r"Fix those rows, or pass on_bad_text=\"drop\"",
+    ),
+    Case(
+        "missing_labels",
+        "Missing (empty) label in a CSV",
+        "`bertkit train` on a CSV with an empty label cell",
+        missing_labels,
+        r"Label column 'label' of .* has 1 missing or empty label",
+        r"missing in rows 3\.",
+        r"fill them in, remove those rows",
+    ),
+    Case(
+        "nan_labels",
+        "NaN label in a DataFrame",
+        '`data.from_dataframe(pd.DataFrame({"label": [1, nan, 0], ...}))`',
+        missing_labels_dataframe,
+        r"ValueError: Label column 'label' of DataFrame has 1 missing or empty label",
+        r"missing in rows with index 1",
+        r"Labels are never dropped: fill them in",
+    ),
+    Case(
+        "single_class",
+        "Label column with a single class",
+        "`bertkit train` on a CSV whose labels are all `pos`",
+        single_class,
+        r"A classifier needs at least 2 classes",
+        r"1 class \('pos'\) in \d+ labels",
+        r"add examples of other classes",
+    ),
+    Case(
+        "unseen_label",
+        "Label at evaluation time that training never saw",
+        "`bertkit evaluate` on data with the label `sports`",
+        unseen_label,
+        r"Label 'sports' was never seen in training",
+        r"1 of 2 labels outside the known classes \['education', 'job', 'love'\]",
+        r"Fix those labels",
+    ),
+    Case(
+        "long_texts_training",
+        "Texts far longer than the sequence length (training)",
+        "`bertkit train` on 12 texts of ~700 words (seq_length 128)",
+        long_texts_training,
+        r"\[exit 0\]\nNote: .*longer than 128 tokens and were truncated",
+        r"Note: \d+ of \d+ training texts",
+        r"raise --seq-length to keep more",
+    ),
+    Case(
+        "long_texts_prediction",
+        "Texts far longer than the sequence length (prediction)",
+        "`load_model(dir).predict_proba([long_text, 'short'])`",
+        long_texts_prediction,
+        r"UserWarning: .*longer than the model's sequence length and were cut to 128 tokens",
+        r"1 of 2 texts .* Received: seq_length=128",
+        r"train with a larger seq_length \(--seq-length",
+    ),
+    Case(
+        "invalid_utf8_csv",
+        "Invalid UTF-8 bytes in a CSV",
+        "`bertkit train` on a Latin-1 encoded CSV",
+        invalid_utf8_csv,
+        r"is not valid UTF-8",
+        r"invalid bytes b'\\xe9' at byte offset 14 \(line 2\)",
+        r"Re-save the file as UTF-8",
+    ),
+    Case(
+        "invalid_utf8_predict_input",
+        "Invalid UTF-8 bytes in the input of `bertkit predict`",
+        "`bertkit predict --input latin1.txt`",
+        invalid_utf8_predict_input,
+        r"not valid UTF-8",
+        r"latin1\.txt",
+        r"Re-save .* as UTF-8",
+    ),
+    Case(
+        "mismatched_preprocessor",
+        "Encoder and preprocessor that do not match",
+        f"`bertkit.load({TINY!r}, preprocessor={DEFAULT!r})`",
+        mismatched_preprocessor,
+        r"ValueError: The preprocessor does not match the encoder",
+        r"Received: preprocessor vocab_size=30522, encoder embedding rows=512",
+        r"Use the preprocessor listed with the encoder's preset",
+    ),
+    Case(
+        "missing_encoder_dir",
+        "Missing SavedModel directory (encoder)",
+        "`bertkit train --preset ./my_bert` (no such directory)",
+        missing_encoder_dir,
+        r"Not a SavedModel directory: the path does not exist",
+        r"Received: '.*my_bert'",
+        r"Pass a directory written by tf\.saved_model\.save",
+    ),
+    Case(
+        "corrupt_encoder",
+        "Corrupt SavedModel directory (encoder)",
+        "`bertkit.load_encoder(dir)` with a garbage `encoder/saved_model.pb`",
+        corrupt_encoder_api,
+        r"ValueError: Cannot load the SavedModel: its files look corrupt or incomplete",
+        r"Received: '.*corrupt_preset/encoder'",
+        r"Delete the directory and build, convert or download it again",
+    ),
+    Case(
+        "corrupt_encoder_cli",
+        "Corrupt SavedModel directory (encoder), from the CLI",
+        "`bertkit train --preset DIR` with a garbage `encoder/saved_model.pb`",
+        corrupt_encoder_cli,
+        r"corrupt",
+        r"corrupt_preset/encoder",
+        r"Delete the directory and build, convert or download it again",
+    ),
+    Case(
+        "missing_model_dir",
+        "Missing model directory (predict/evaluate)",
+        "`bertkit predict --model runs/model` (no such directory)",
+        missing_model_dir,
+        r"Not a bertkit model directory: the directory does not exist",
+        r"Received: '.*runs/model'",
+        r"Pass the --output directory of `bertkit train`",
+    ),
+    Case(
+        "corrupt_model_dir",
+        "Corrupt model directory (garbage saved_model.pb)",
+        "`bertkit predict --model DIR`",
+        corrupt_model_dir,
+        r"Cannot load the SavedModel: it looks corrupt or incomplete",
+        r"Received: '.*corrupt_model' \(",
+        r"Re-run training or re-export the model",
+    ),
+    Case(
+        "truncated_model_variables",
+        "Model directory with truncated variables",
+        "`bertkit predict --model DIR` after a partial copy",
+        truncated_model_variables,
+        r"Cannot load the SavedModel: it looks corrupt or incomplete",
+        r"Received: '.*truncated_model' \(",
+        r"Re-run training or re-export the model",
+    ),
+    Case(
+        "corrupt_labels_file",
+        "Corrupt labels.json in a model directory",
+        "`export.load_model(dir)` with a cut-off `labels.json`",
+        corrupt_labels_file,
+        r"ValueError: The model's labels\.json file is corrupt: not valid JSON",
+        r"Received: '.*labels\.json' \(JSONDecodeError",
+        r"Re-run training or re-export the model",
+    ),
+    Case(
+        "remote_without_network",
+        "Remote handle with no network",
+        f"`bertkit train --preset {REMOTE_PRESET}` (network disabled, empty TF-Hub cache)",
+        remote_without_network,
+        r"Cannot download a remote model: tfhub\.dev is not reachable \(no network\?\)",
+        r"Received: 'https://tfhub\.dev/",
+        r"Use a preset that works offline \(minilm_l6_h384_en_uncased, tiny_random_en_uncased\)",
+    ),
+    Case(
+        "too_few_classes",
+        "num_classes < 2",
+        f"`build_classifier({TINY!r}, num_classes=1)`",
+        too_few_classes_api,
+        r"ValueError: num_classes must be >= 2",
+        r"Received: num_classes=1",
+        r"For a single yes/no label use num_classes=2",
+    ),
+    Case(
+        "unfreeze_top_too_large",
+        "unfreeze-top larger than the number of layers",
+        "`bertkit train --strategy partial --unfreeze-top 5` (2-layer encoder)",
+        unfreeze_top_too_large,
+        r"unfreeze_top is larger than the number of transformer layers",
+        r"Received: unfreeze_top=5, the encoder has 2 layers",
+        r"Pass unfreeze_top <= 2, or strategy='full'",
+    ),
+    Case(
+        "batch_size_training",
+        "Batch size <= 0 (training)",
+        "`bertkit train --batch-size 0`",
+        batch_size_training,
+        r"batch_size must be a positive integer",
+        r"Received: batch_size=0",
+        r"Try 16 or 32",
+    ),
+    Case(
+        "batch_size_prediction",
+        "Batch size <= 0 (prediction)",
+        "`bertkit predict --batch-size 0`",
+        batch_size_prediction,
+        r"\[exit 2\]\nerror: batch_size must be a positive integer",
+        r"Received: batch_size=0",
+        r"Use e\.g\. 64 \(--batch-size",
+    ),
+    Case(
+        "batch_size_predict_proba",
+        "Batch size <= 0 (Python prediction)",
+        "`load_model(dir).predict_proba(texts, batch_size=-1)`",
+        batch_size_predict_proba,
+        r"ValueError: batch_size must be a positive integer",
+        r"Received: batch_size=-1",
+        r"Use e\.g\. 64",
+    ),
+    Case(
+        "none_text_prediction",
+        "None among the texts to predict",
+        "`load_model(dir).predict_proba(['great drug', None, 'no effect'])`",
+        none_text_prediction,
+        r"TypeError: Every text must be a string",
+        r"Received: None of type NoneType at position 1",
+        r"Drop or fill in missing texts first",
+    ),
+    Case(
+        "none_text_predict_logits",
+        "None among the texts given to a Keras classifier",
+        "`finetune.predict_logits(model, ['great drug', None])`",
+        none_text_predict_logits,
+        r"Error: .*string",
+        r"None",
+        r"Drop or fill in missing texts",
+    ),
+    Case(
+        "one_string_prediction",
+        "One string instead of a list of texts",
+        "`load_model(dir).predict_proba('great drug')`",
+        one_string_prediction,
+        r"TypeError: texts must be a list of strings, not one string",
+        r"Received: 'great drug'",
+        r"Pass a list: \['great drug'\]",
+    ),
+    Case(
+        "missing_predict_input",
+        "Missing input file for `bertkit predict`",
+        "`bertkit predict --input texts_missing.txt` (no such file)",
+        missing_predict_input,
+        r"No such file",
+        r"Received: .*texts_missing\.txt",
+        r"Check the path",
+    ),
+]
+
+
+def markdown(rows: list[tuple[Case, str]]) -> str:
+    """The catalogue as Markdown: one table row per case, then the known gaps."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", "<br>")
+
+    lines = [
+        "# Bad inputs and the messages bertkit gives",
+        "",
+        "Generated by triggering each bad input (the tests in `tests/test_errors.py` check",
+        "the same cases: every message names the problem, the received value and the fix):",
+        "",
+        "    .venv/bin/python benchmarks/error_catalogue.py > docs/errors.md",
+        "",
+        "Command-line cases show the exit status and stderr of `bertkit ...`; Python cases",
+        "show the exception (or warning) as Python prints it. `$WORK` is a scratch",
+        "directory, `$PWD` the working directory.",
+        "",
+        "Policy for bad texts when loading data: missing (None/NaN), empty, whitespace-only",
+        'and non-string texts are rejected with their row numbers (`on_bad_text="error"`,',
+        'the default), or dropped with a warning that counts them (`on_bad_text="drop"`,',
+        "`--on-bad-text drop`). Labels are never dropped. At prediction time empty strings",
+        "are classified like any text; anything that is not a string is rejected.",
+        "",
+        "| Bad input | Triggered by | Message the user sees |",
+        "|---|---|---|",
+    ]
+    for case, message in rows:
+        marker = " (known gap, see below)" if case.gap else ""
+        lines.append(f"| {cell(case.bad_input)}{marker} | {cell(case.how)} | {cell(message)} |")
+    gaps = [case for case, _ in rows if case.gap]
+    if gaps:
+        lines += ["", "## Known gaps", ""]
+        lines += [f"- **{case.bad_input}**: {case.gap}" for case in gaps]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import bertkit  # noqa: F401  (sets up TensorFlow first)
+
+    with tempfile.TemporaryDirectory(prefix="bertkit-errors-") as tmp:
+        ws = Workspace(Path(tmp))
+        rows = []
+        for case in CASES:
+            print(f"{case.key} ...", file=sys.stderr, flush=True)
+            rows.append((case, ws.sanitize(case.trigger(ws))))
+    sys.stdout.write(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()
