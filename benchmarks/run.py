@@ -92,15 +92,25 @@ class _StepTimer:
 
         class Timer(tf_keras.callbacks.Callback):
             def on_train_begin(self, logs=None):
-                self.steps, self.seconds, self._t = 0, 0.0, None
+                self.durations, self._t = [], None
 
             def on_train_batch_begin(self, batch, logs=None):
                 self._t = time.perf_counter()
 
             def on_train_batch_end(self, batch, logs=None):
-                self.steps += 1
-                if self.steps > WARMUP_STEPS:
-                    self.seconds += time.perf_counter() - self._t
+                self.durations.append(time.perf_counter() - self._t)
+
+            @property
+            def warmup(self) -> int:  # short runs (--quick) keep most of their steps
+                return min(WARMUP_STEPS, len(self.durations) // 4)
+
+            @property
+            def steps(self) -> int:
+                return len(self.durations)
+
+            @property
+            def seconds(self) -> float:
+                return float(sum(self.durations[self.warmup :]))
 
         return Timer()
 
@@ -230,7 +240,7 @@ def run_recipe(recipe: str, preset: str, epochs: int, quick: bool) -> dict:
     meta_file = Path(hub.resolve(preset, "encoder")).parent / converter.METADATA_FILE
     config = json.loads(meta_file.read_text())["hf_config"]
     steps_per_epoch = -(-len(lengths) // BATCH_SIZE)
-    timed_steps = max(timer.steps - WARMUP_STEPS, 1)
+    timed_steps = max(timer.steps - timer.warmup, 1)
     # Timed steps cover whole epochs minus the warm-up steps: scale examples/tokens alike.
     fraction = timed_steps / (steps_per_epoch * epochs)
     examples = len(lengths) * epochs * fraction
