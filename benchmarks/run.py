@@ -115,12 +115,14 @@ class _StepTimer:
         return Timer()
 
 
-def _load_data(quick: bool):
+def _load_data(quick: bool, n_train: int | None = None):
     from bertkit import data, datasets
 
     train_df, test_df = datasets.load_drug_reviews()
     if quick:
         train_df, test_df = train_df.iloc[:64], test_df.iloc[:64]
+    if n_train:
+        train_df = train_df.sample(n=min(n_train, len(train_df)), random_state=0)
     train = data.from_dataframe(train_df, "review", "label")
     test = data.from_dataframe(test_df, "review", "label")
     labels = data.LabelEncoder.fit(train.labels)
@@ -210,14 +212,14 @@ def _bertkit(preset, recipe, train, test, labels, epochs, timer, workdir):
     return (lambda texts: saved.predict_proba(list(texts))), trained_layers
 
 
-def run_recipe(recipe: str, preset: str, epochs: int, quick: bool) -> dict:
+def run_recipe(recipe: str, preset: str, epochs: int, quick: bool, n_train=None) -> dict:
     """Trains, evaluates and times one recipe in this process; returns its row."""
     import numpy as np
 
     import bertkit  # noqa: F401  (legacy Keras, tensorflow_text)
     from bertkit import classifier, converter, evaluate, hub
 
-    train, test, labels = _load_data(quick)
+    train, test, labels = _load_data(quick, n_train)
     timer = _StepTimer()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as workdir:
@@ -308,6 +310,7 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--preset", default=None, help="default: the embedded default model")
     parser.add_argument("--quick", action="store_true", help="tiny model, 64 reviews, 1 epoch")
+    parser.add_argument("--n-train", type=int, default=None, help="subsample training reviews")
     parser.add_argument("--out", default=str(RESULTS / "speed.json"))
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -315,17 +318,19 @@ def main(argv=None) -> int:
     epochs = 1 if args.quick else args.epochs
 
     if args.child:
-        print(json.dumps(run_recipe(args.child, preset, epochs, args.quick)))
+        print(json.dumps(run_recipe(args.child, preset, epochs, args.quick, args.n_train)))
         return 0
 
     import bertkit  # noqa: F401
 
+    load_before = os.getloadavg()
     peaks = {name: matmul_peak(name) for name in ("float32", "bfloat16")}
     print(f"matmul peak GFLOP/s: {peaks}", flush=True)
     rows = []
     for recipe in args.recipes:
         command = [sys.executable, __file__, "--child", recipe, "--preset", preset]
         command += ["--epochs", str(epochs)] + (["--quick"] if args.quick else [])
+        command += ["--n-train", str(args.n_train)] if args.n_train else []
         result = subprocess.run(command, capture_output=True, text=True, env=_child_env(recipe))
         if result.returncode != 0:
             print(f"{recipe} failed:\n{result.stderr[-3000:]}", file=sys.stderr)
@@ -343,12 +348,18 @@ def main(argv=None) -> int:
         "cpu_native_bf16": cpu_supports_bf16(),
         "cpu_count": os.cpu_count(),
         "matmul_peak_gflops": peaks,
+        # Other processes on the machine skew every number: compare with the core count.
+        "load_average_before_after": [load_before, os.getloadavg()],
         "rows": rows,
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))
     table = markdown(rows, peaks)
+    table += (
+        f"\nLoad average (1/5/15 min) before: {load_before}, after: {os.getloadavg()} "
+        f"on {os.cpu_count()} cores. Command: `{report['command']}`\n"
+    )
     out.with_suffix(".md").write_text(table)
     print(table)
     return 0
