@@ -166,12 +166,33 @@ class TextToEncoderInputs(tf_keras.layers.Layer):
 
     Uses the preprocessor's `.tokenize` and `.bert_pack_inputs` so the sequence
     length is a choice, not the preprocessor's fixed default.
+
+    With `num_segments=2` the layer is called on `[texts_a, texts_b]` and packs
+    `[CLS] A [SEP] B [SEP]`: `input_type_ids` are 0 for [CLS], A and the first
+    [SEP], 1 for B and the last [SEP]. When the pair does not fit, the TF-Hub
+    preprocessor (tf-models `export_tfhub_lib`, `BertPackInputs` with its default
+    `truncator="round_robin"`, i.e. `tensorflow_text.RoundRobinTrimmer`) gives the
+    `seq_length - 3` wordpiece slots one at a time to A, B, A, B... while each
+    still has tokens left: a segment shorter than half the budget is kept whole,
+    and the longer segment loses its end first.
     """
 
-    def __init__(self, preprocessor_dir: str, seq_length: int = DEFAULT_SEQ_LENGTH, **kwargs):
+    def __init__(
+        self,
+        preprocessor_dir: str,
+        seq_length: int = DEFAULT_SEQ_LENGTH,
+        num_segments: int = 1,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        if num_segments not in (1, 2):
+            raise ValueError(
+                f"num_segments must be 1 (single texts) or 2 (text pairs). Received: "
+                f"num_segments={num_segments!r}. Pass 1 or 2."
+            )
         self.preprocessor_dir = str(preprocessor_dir)
         self.seq_length = int(seq_length)
+        self.num_segments = int(num_segments)
         preprocessor = bk_hub.load_saved_model(self.preprocessor_dir)
         self.preprocessor = preprocessor
         self.tokenize = hub.KerasLayer(getattr(preprocessor, names.TOKENIZE), name="tokenize")
@@ -182,6 +203,9 @@ class TextToEncoderInputs(tf_keras.layers.Layer):
         )
 
     def call(self, texts):
+        if self.num_segments == 2:
+            texts_a, texts_b = texts
+            return self.pack([self.tokenize(texts_a), self.tokenize(texts_b)])
         return self.pack([self.tokenize(texts)])
 
     def get_config(self):
@@ -189,6 +213,7 @@ class TextToEncoderInputs(tf_keras.layers.Layer):
             **super().get_config(),
             "preprocessor_dir": self.preprocessor_dir,
             "seq_length": self.seq_length,
+            "num_segments": self.num_segments,
         }
 
 
@@ -206,6 +231,7 @@ def build_classifier(
     seq_length: int = DEFAULT_SEQ_LENGTH,
     preprocessor: str | os.PathLike | None = None,
     precision: str = "auto",
+    text_pairs: bool = False,
 ) -> tf_keras.Model:
     """Builds a classifier on raw strings with the chosen fine-tuning strategy.
 
@@ -222,12 +248,24 @@ def build_classifier(
         precision: str. `"auto"` (bfloat16 compute on CPUs that support it, when the
             encoder has that variant), `"float32"`, `"mixed_bfloat16"` or
             `"mixed_float16"`; see `bertkit.precision`. Logits are always float32.
+        text_pairs: bool. Classify sentence pairs: the model takes two string
+            inputs, `text_a` and `text_b` (`model([a, b])`), packed as
+            `[CLS] A [SEP] B [SEP]` with segment ids 0 and 1 (see
+            `TextToEncoderInputs`). `seq_length` then counts both texts and 3
+            special tokens.
 
     Returns:
-        A `tf_keras.Model` from `[batch]` strings to `[batch, num_classes]` logits,
+        A `tf_keras.Model` from `[batch]` strings (two of them with
+        `text_pairs=True`) to `[batch, num_classes]` logits,
         with attributes `token_model` (same network on encoder inputs),
         `feature_model` (encoder + pooling), `head` (dropout + logits),
-        `preset`, `strategy`, `pooling`, `seq_length`, `num_layers`, `precision`.
+        `preset`, `strategy`, `pooling`, `seq_length`, `num_layers`, `precision`,
+        `text_pairs`.
+
+    Examples:
+    >>> pair_model = build_classifier("tiny_random_en_uncased", 2, text_pairs=True)
+    >>> pair_model([tf.constant(["a question"]), tf.constant(["an answer"])]).shape
+    TensorShape([1, 2])
     """
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(
@@ -243,6 +281,11 @@ def build_classifier(
     if seq_length < 3:
         raise ValueError(
             f"seq_length must be >= 3 ([CLS] text [SEP]). Received: seq_length={seq_length}."
+        )
+    if text_pairs and seq_length < 5:
+        raise ValueError(
+            "seq_length is too short for text pairs: [CLS] A [SEP] B [SEP] needs at least 5 "
+            f"tokens. Received: seq_length={seq_length}. Pass seq_length >= 5."
         )
     validate_strategy(strategy, None, unfreeze_top)
     bk_precision.validate(precision)
@@ -261,7 +304,9 @@ def build_classifier(
     else:
         fn = trainable_filter(strategy, num_layers, unfreeze_top, pooling)
         encoder = SubsetTrainableKerasLayer(encoder_obj, fn, name="encoder")
-    text_to_inputs = TextToEncoderInputs(str(preprocessor_dir), seq_length, name="preprocessor")
+    text_to_inputs = TextToEncoderInputs(
+        str(preprocessor_dir), seq_length, 2 if text_pairs else 1, name="preprocessor"
+    )
     bk_hub.check_match(text_to_inputs.preprocessor, encoder_obj)
 
     token_inputs = _encoder_inputs()
@@ -288,9 +333,17 @@ def build_classifier(
     token_model = tf_keras.Model(
         token_inputs, head(feature_model(token_inputs)), name="bert_classifier_tokens"
     )
-    text_input = tf_keras.Input(shape=(), dtype=tf.string, name="text")
+    if text_pairs:
+        text_input = [
+            tf_keras.Input(shape=(), dtype=tf.string, name="text_a"),
+            tf_keras.Input(shape=(), dtype=tf.string, name="text_b"),
+        ]
+    else:
+        text_input = tf_keras.Input(shape=(), dtype=tf.string, name="text")
     model = tf_keras.Model(
-        text_input, token_model(text_to_inputs(text_input)), name="bert_classifier"
+        text_input,
+        token_model(text_to_inputs(text_input)),
+        name="bert_pair_classifier" if text_pairs else "bert_classifier",
     )
     model.token_model = token_model
     model.feature_model = feature_model
@@ -302,6 +355,7 @@ def build_classifier(
     model.seq_length = seq_length
     model.num_layers = num_layers
     model.precision = precision
+    model.text_pairs = bool(text_pairs)
     model.unfreeze_top = (
         unfreeze_top if strategy == "partial" else (num_layers if strategy == "full" else 0)
     )

@@ -24,6 +24,12 @@ tensorflow_text alone, no bertkit needed:
     serve = tf.saved_model.load(MODEL_DIR).signatures["serving_default"]
     serve(text=tf.constant(["great drug, no side effects"]))["label"]
 
+A sentence-pair model (`build_classifier(..., text_pairs=True)`) is saved the
+same way, but its signature takes two string inputs, `text_a` and `text_b`
+(`[batch]` each), packed as `[CLS] A [SEP] B [SEP]`; `truncated` is true for
+pairs with more than `seq_length - 3` wordpieces. `SavedClassifier.predict_proba`
+then takes a list of `(text_a, text_b)` tuples or a `bertkit.inputs.TextPairs`.
+
 Examples:
 >>> save_model(model, "runs/model", ["negative", "neutral", "positive"])  # doctest: +SKIP
 >>> load_model("runs/model").predict(["works well"])  # doctest: +SKIP
@@ -91,6 +97,50 @@ class _ServingModule(tf.Module):
         return {**outputs, "truncated": truncated}
 
 
+class _PairServingModule(_ServingModule):
+    """The serving module of a sentence-pair model: inputs `text_a`, `text_b`."""
+
+    def _pair_outputs(self, text_a, text_b):
+        to_inputs = self.model.text_to_inputs
+        tokens_a, tokens_b = to_inputs.tokenize(text_a), to_inputs.tokenize(text_b)
+        packed = to_inputs.pack([tokens_a, tokens_b])
+        lengths = tf.reduce_sum(packed[names.INPUT_MASK], axis=1)
+        longest = tf.maximum(tf.reduce_max(tf.concat([lengths, [1]], 0)), 1)
+        trimmed = {k: v[:, :longest] for k, v in packed.items()}
+        logits = tf.cast(self.model.token_model(trimmed, training=False), tf.float32)
+        label_id = tf.argmax(logits, axis=-1)
+        outputs = {
+            "logits": logits,
+            "probabilities": tf.nn.softmax(logits, axis=-1),
+            "label_id": label_id,
+            "label": tf.gather(self.label_names, label_id),
+        }
+        # [CLS] and two [SEP] take three of the seq_length positions.
+        wordpieces = (
+            tokens_a.merge_dims(-2, -1).row_lengths() + tokens_b.merge_dims(-2, -1).row_lengths()
+        )
+        return outputs, wordpieces > to_inputs.seq_length - 3
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="text_a"),
+            tf.TensorSpec([None], tf.string, name="text_b"),
+        ]
+    )
+    def serve(self, text_a, text_b):
+        return self._pair_outputs(text_a, text_b)[0]
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="text_a"),
+            tf.TensorSpec([None], tf.string, name="text_b"),
+        ]
+    )
+    def serve_with_truncation(self, text_a, text_b):
+        outputs, truncated = self._pair_outputs(text_a, text_b)
+        return {**outputs, "truncated": truncated}
+
+
 def save_model(
     model,
     directory: str | os.PathLike,
@@ -113,7 +163,8 @@ def save_model(
             f"label_names must have one name per class. Received: {len(label_names)} names for a "
             f"model with {model.output_shape[-1]} outputs."
         )
-    module = _ServingModule(model, label_names)
+    text_pairs = bool(getattr(model, "text_pairs", False))
+    module = (_PairServingModule if text_pairs else _ServingModule)(model, label_names)
     with atomic_dir(directory, overwrite=overwrite) as tmp:
         tf.saved_model.save(module, str(tmp), signatures={SIGNATURE: module.serve})
         (tmp / LABELS_FILE).write_text(json.dumps(label_names, ensure_ascii=False, indent=1))
@@ -131,6 +182,7 @@ def save_model(
             "strategy": getattr(model, "strategy", None),
             "pooling": getattr(model, "pooling", None),
             "seq_length": getattr(model, "seq_length", None),
+            **({"text_pairs": True} if text_pairs else {}),
             **(info or {}),
         }
         (tmp / INFO_FILE).write_text(json.dumps(facts, indent=2, default=str))
@@ -179,6 +231,17 @@ def _batches(texts, batch_size: int):
             )
         yield offset, batch
         offset += len(batch)
+
+
+def _pair_batches(pairs, batch_size: int):
+    """Yields `(offset, batch)` lists of at most `batch_size` `(a, b)` pairs."""
+    from bertkit import inputs as bk_inputs
+
+    pairs = bk_inputs.as_pairs(pairs)
+    for offset in range(0, len(pairs), batch_size):
+        end = offset + batch_size
+        batch = list(zip(pairs.texts_a[offset:end], pairs.texts_b[offset:end], strict=True))
+        yield offset, batch
 
 
 class SavedClassifier:
@@ -235,10 +298,43 @@ class SavedClassifier:
         self.directory = directory
         self.label_names = label_names
         self.last_num_truncated: int | None = None
+        _, input_specs = self._serve.structured_input_signature
+        self.text_pairs = set(input_specs) == {"text_a", "text_b"}
+
+    def _check_input_kind(self, texts) -> None:
+        from bertkit import inputs as bk_inputs
+
+        given_pairs = bk_inputs.is_pairs(texts)
+        if self.text_pairs and not given_pairs and not (hasattr(texts, "__len__") and not texts):
+            raise ValueError(
+                "This model classifies sentence pairs, but got single texts. Received: "
+                f"{texts if isinstance(texts, str | bytes) else list(texts)[:1]!r:.80}. Pass a "
+                "list of (text_a, text_b) tuples or bertkit.inputs.TextPairs(texts_a, texts_b)."
+            )
+        if not self.text_pairs and given_pairs:
+            raise ValueError(
+                "This model classifies single texts, but got sentence pairs. Received: "
+                f"{list(texts)[:1]!r:.80}. Pass a list of strings, or load a model trained "
+                "with build_classifier(..., text_pairs=True)."
+            )
+
+    def _inputs(self, batch) -> dict:
+        if self.text_pairs:
+            return {
+                "text_a": tf.constant([a for a, _ in batch], dtype=tf.string),
+                "text_b": tf.constant([b for _, b in batch], dtype=tf.string),
+            }
+        return {"text": tf.constant(batch, dtype=tf.string)}
 
     def __call__(self, texts) -> dict[str, np.ndarray]:
-        """Runs the serving signature on a list of strings; returns NumPy outputs."""
-        out = self._serve(text=tf.constant(list(texts), dtype=tf.string))
+        """Runs the serving signature on a list of strings (pairs for a pair model)."""
+        self._check_input_kind(texts)
+        if self.text_pairs:
+            from bertkit import inputs as bk_inputs
+
+            out = self._serve(**self._inputs(list(bk_inputs.as_pairs(texts))))
+        else:
+            out = self._serve(text=tf.constant(list(texts), dtype=tf.string))
         return {k: v.numpy() for k, v in out.items()}
 
     def predict_proba(self, texts, batch_size: int = 64, progress: bool = False) -> np.ndarray:
@@ -252,7 +348,9 @@ class SavedClassifier:
         how many, and a warning says so.
 
         Args:
-            texts: iterable of str. A list, array or generator.
+            texts: iterable of str. A list, array or generator. For a pair model
+                (`text_pairs` is True): a list of `(text_a, text_b)` tuples or a
+                `bertkit.inputs.TextPairs`.
             batch_size: int. Texts per call (> 0).
             progress: bool. Show a progress bar (on stderr).
 
@@ -263,20 +361,21 @@ class SavedClassifier:
         from tqdm.auto import tqdm
 
         _check_batch_size(batch_size)
+        self._check_input_kind(texts)
         total = math.ceil(len(texts) / batch_size) if hasattr(texts, "__len__") else None
         chunks, truncated, n = [], 0, 0
         for _, batch in tqdm(
-            _batches(texts, batch_size),
+            _pair_batches(texts, batch_size) if self.text_pairs else _batches(texts, batch_size),
             total=total,
             desc="predict",
             unit="batch",
             disable=not progress,
         ):
-            text = tf.constant(batch, dtype=tf.string)
+            feed = self._inputs(batch)
             if self._serve_with_truncation is None:
-                chunks.append(self._serve(text=text)["probabilities"].numpy())
+                chunks.append(self._serve(**feed)["probabilities"].numpy())
             else:
-                out = self._serve_with_truncation(text)
+                out = self._serve_with_truncation(*feed.values())
                 chunks.append(out["probabilities"].numpy())
                 truncated += int(out["truncated"].numpy().sum())
             n += len(batch)

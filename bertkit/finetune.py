@@ -285,9 +285,11 @@ def fit(
 
     Args:
         model: tf_keras.Model. From `bertkit.build_classifier`.
-        train_texts: list of str.
+        train_texts: list of str; for a pair model (`text_pairs=True`) a list of
+            `(text_a, text_b)` tuples or a `bertkit.inputs.TextPairs`.
         train_labels: array-like of int. Class ids in `[0, num_classes)`.
-        validation: optional `(texts, label_ids)`. For early stopping and curves.
+        validation: optional `(texts, label_ids)` (texts as in `train_texts`). For
+            early stopping and curves.
         config: TrainConfig. Hyperparameters (defaults when None).
         checkpoint_dir: optional path. Model, optimizer and progress are saved there
             after every epoch (`bertkit.checkpoints`, written atomically).
@@ -315,7 +317,7 @@ def fit(
             f"Label ids must be in [0, {num_classes}). Received: min={labels.min()}, max={labels.max()}. "
             "Encode string labels with bertkit.data.LabelEncoder."
         )
-    encoded = inputs.encode_texts(model, list(train_texts))
+    encoded = inputs.encode_for_model(model, train_texts)
     class_weight = balanced_class_weights(labels, num_classes) if config.class_weight else None
     steps = inputs.steps_per_epoch(len(labels), config.batch_size) * config.epochs
     optimizer, schedule = create_optimizer(
@@ -324,7 +326,7 @@ def fit(
     val_data = None
     if validation is not None:
         val_texts, val_labels = validation
-        val_encoded = inputs.encode_texts(model, list(val_texts))
+        val_encoded = inputs.encode_for_model(model, val_texts)
         val_labels = np.asarray(val_labels, dtype=np.int32)
 
     shuffle_seed = config.seed if config.shuffle else None
@@ -444,8 +446,11 @@ def _feature_dataset(features, labels, batch_size, seed, initial_epoch=0, epochs
 
 
 def predict_logits(model, texts, batch_size: int = 64) -> np.ndarray:
-    """Logits for `texts`, tokenized once and dynamically padded (fast batch inference)."""
-    encoded = inputs.encode_texts(model, list(texts))
+    """Logits for `texts`, tokenized once and dynamically padded (fast batch inference).
+
+    `texts` is a list of str, or for a pair model a list of `(a, b)` tuples / `TextPairs`.
+    """
+    encoded = inputs.encode_for_model(model, texts)
     ds = inputs.make_dataset(encoded, batch_size=batch_size)
     fn = inputs._cached_function(
         model,

@@ -120,10 +120,185 @@ def encode_texts(model, texts, batch_size: int = 256) -> EncodedTexts:
     )
 
 
+@dataclasses.dataclass
+class TextPairs:
+    """Sentence pairs for a pair classifier (`build_classifier(..., text_pairs=True)`).
+
+    Iterating yields `(a, b)` tuples; `len` is the number of pairs.
+
+    Args:
+        texts_a: list of str. First segments (input_type_ids 0).
+        texts_b: list of str. Second segments (input_type_ids 1).
+
+    Examples:
+    >>> pairs = TextPairs(["is it raining?"], ["yes, take an umbrella"])
+    >>> len(pairs), list(pairs)[0][1]
+    (1, 'yes, take an umbrella')
+    """
+
+    texts_a: list
+    texts_b: list
+
+    def __post_init__(self):
+        self.texts_a = check_texts(self.texts_a)
+        self.texts_b = check_texts(self.texts_b)
+        if len(self.texts_a) != len(self.texts_b):
+            raise ValueError(
+                "texts_a and texts_b must have one entry per pair. Received: "
+                f"{len(self.texts_a)} texts_a and {len(self.texts_b)} texts_b. Pass lists of "
+                "the same length (pair i is (texts_a[i], texts_b[i]))."
+            )
+
+    def __len__(self) -> int:
+        return len(self.texts_a)
+
+    def __iter__(self):
+        return iter(zip(self.texts_a, self.texts_b, strict=True))
+
+    def take(self, indices) -> TextPairs:
+        """Pairs `indices` as a new `TextPairs`."""
+        return TextPairs([self.texts_a[i] for i in indices], [self.texts_b[i] for i in indices])
+
+
+def is_pairs(texts) -> bool:
+    """Whether `texts` holds sentence pairs: a `TextPairs`, or a list of `(a, b)` tuples.
+
+    Examples:
+    >>> is_pairs([("a", "b")]), is_pairs(["a b"]), is_pairs([["a"]]), is_pairs(TextPairs([], []))
+    (True, False, False, True)
+    """
+    if isinstance(texts, TextPairs):
+        return True
+    if isinstance(texts, np.ndarray):
+        return texts.ndim == 2 and texts.shape[1] == 2
+    if hasattr(texts, "iloc"):  # a pandas Series: look at its first row, whatever its index
+        return len(texts) > 0 and _is_pair(texts.iloc[0])
+    if isinstance(texts, list | tuple):
+        return len(texts) > 0 and _is_pair(texts[0])
+    return False
+
+
+def _is_pair(row) -> bool:
+    return (
+        isinstance(row, tuple | list) and len(row) == 2 and all(isinstance(t, str) for t in row)
+    )
+
+
+def as_pairs(texts) -> TextPairs:
+    """`texts` (a `TextPairs` or a list of `(a, b)` tuples) as a `TextPairs`.
+
+    Examples:
+    >>> as_pairs([("a", "b"), ("c", "d")]).texts_b
+    ['b', 'd']
+    """
+    if isinstance(texts, TextPairs):
+        return texts
+    rows = [tuple(row) if isinstance(row, np.ndarray) else row for row in texts]
+    bad = [i for i, row in enumerate(rows) if not (isinstance(row, tuple | list) and len(row) == 2)]
+    if bad:
+        raise ValueError(
+            "Every sentence pair must be a (text_a, text_b) tuple. Received: "
+            f"{rows[bad[0]]!r:.80} at position {bad[0]} (counting from 0). Pass a list of "
+            "2-tuples, or bertkit.inputs.TextPairs(texts_a, texts_b)."
+        )
+    return TextPairs([row[0] for row in rows], [row[1] for row in rows])
+
+
+def check_model_texts(model, texts):
+    """`texts` in the form `model` takes: a `TextPairs` for a pair model, else a list of str.
+
+    Raises a clear error when a single-text model gets pairs or a pair model
+    gets single texts.
+    """
+    pair_model = bool(getattr(model, "text_pairs", False))
+    if pair_model and not is_pairs(texts):
+        if hasattr(texts, "__len__") and len(texts) == 0:
+            return TextPairs([], [])
+        shown = texts if isinstance(texts, str | bytes) else list(texts)[:1]
+        raise ValueError(
+            "This model classifies sentence pairs, but got single texts. Received: "
+            f"{shown!r:.80}. Pass a list of (text_a, text_b) tuples or "
+            "bertkit.inputs.TextPairs(texts_a, texts_b)."
+        )
+    if not pair_model and is_pairs(texts):
+        raise ValueError(
+            "This model classifies single texts, but got sentence pairs. Received: "
+            f"{list(texts)[:1]!r:.80}. Pass a list of strings, or build the model with "
+            "build_classifier(..., text_pairs=True)."
+        )
+    return as_pairs(texts) if pair_model else check_texts(texts)
+
+
+def encode_pairs(model, texts_a, texts_b, batch_size: int = 256) -> EncodedTexts:
+    """Tokenizes sentence pairs once, as `[CLS] A [SEP] B [SEP]` with segment ids 0/1.
+
+    The result is an `EncodedTexts` like `encode_texts` returns (type ids
+    kept), so `make_dataset` and dynamic padding work unchanged.
+    `num_truncated` counts pairs with more than `seq_length - 3` wordpieces.
+
+    Args:
+        model: a model from `build_classifier(..., text_pairs=True)` (or its
+            `TextToEncoderInputs` layer with `num_segments=2`).
+        texts_a: list of str. First segments.
+        texts_b: list of str. Second segments (same length as `texts_a`).
+        batch_size: int. Pairs tokenized per call.
+
+    Examples:
+    >>> model = build_classifier("tiny_random_en_uncased", 2, text_pairs=True)  # doctest: +SKIP
+    >>> encode_pairs(model, ["a"], ["b"]).type_ids[0, :5].tolist()  # doctest: +SKIP
+    [0, 0, 0, 1, 1]
+    """
+    text_to_inputs = getattr(model, "text_to_inputs", model)
+    pairs = TextPairs(texts_a, texts_b)
+    if getattr(text_to_inputs, "num_segments", 1) != 2:
+        raise ValueError(
+            "encode_pairs needs a sentence-pair model. Received: a single-text model "
+            "(num_segments=1). Build it with build_classifier(..., text_pairs=True), or use "
+            "encode_texts for single texts."
+        )
+    seq_length = text_to_inputs.seq_length
+    tokenize_fn = _cached_function(
+        text_to_inputs,
+        "_bertkit_encode_pairs_fn",
+        lambda a, b: _encode_pair_batch(text_to_inputs, a, b, seq_length),
+        PAIR_SIGNATURE,
+    )
+    word_ids, type_ids, lengths, truncated = [], [], [], 0
+    for start in range(0, len(pairs), batch_size):
+        chunk_a = tf.constant(pairs.texts_a[start : start + batch_size], dtype=tf.string)
+        chunk_b = tf.constant(pairs.texts_b[start : start + batch_size], dtype=tf.string)
+        ids, types, mask, n_trunc = tokenize_fn(chunk_a, chunk_b)
+        word_ids.append(ids.numpy())
+        type_ids.append(types.numpy())
+        lengths.append(mask.numpy().sum(axis=1).astype(np.int32))
+        truncated += int(n_trunc)
+    if not len(pairs):
+        empty = np.zeros((0, seq_length), np.int32)
+        return EncodedTexts(empty, empty.copy(), np.zeros((0,), np.int32), 0)
+    return EncodedTexts(
+        np.concatenate(word_ids), np.concatenate(type_ids), np.concatenate(lengths), truncated
+    )
+
+
+def encode_for_model(model, texts, batch_size: int = 256) -> EncodedTexts:
+    """`encode_texts` for a single-text model, `encode_pairs` for a pair model.
+
+    Args:
+        model: a model from `build_classifier`.
+        texts: list of str, or (pair models) a `TextPairs` / list of `(a, b)` tuples.
+        batch_size: int. Texts tokenized per call.
+    """
+    texts = check_model_texts(model, texts)
+    if isinstance(texts, TextPairs):
+        return encode_pairs(model, texts.texts_a, texts.texts_b, batch_size)
+    return encode_texts(model, texts, batch_size)
+
+
 # Batch lengths are rounded up to this multiple under XLA (one compiled program per length).
 XLA_LENGTH_MULTIPLE = 32
 
 TEXT_SIGNATURE = [tf.TensorSpec([None], tf.string)]
+PAIR_SIGNATURE = [tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.string)]
 TOKENS_SIGNATURE = [{name: tf.TensorSpec([None, None], tf.int32) for name in names.ENCODER_INPUTS}]
 
 
@@ -141,6 +316,22 @@ def _encode_batch(text_to_inputs, texts, seq_length):
     wordpieces = tokens.merge_dims(-2, -1).row_lengths()
     packed = text_to_inputs.pack([tokens])
     truncated = tf.reduce_sum(tf.cast(wordpieces > seq_length - 2, tf.int32))
+    return (
+        packed[names.INPUT_WORD_IDS],
+        packed[names.INPUT_TYPE_IDS],
+        packed[names.INPUT_MASK],
+        truncated,
+    )
+
+
+def _encode_pair_batch(text_to_inputs, texts_a, texts_b, seq_length):
+    tokens_a = text_to_inputs.tokenize(texts_a)
+    tokens_b = text_to_inputs.tokenize(texts_b)
+    wordpieces = (
+        tokens_a.merge_dims(-2, -1).row_lengths() + tokens_b.merge_dims(-2, -1).row_lengths()
+    )
+    packed = text_to_inputs.pack([tokens_a, tokens_b])
+    truncated = tf.reduce_sum(tf.cast(wordpieces > seq_length - 3, tf.int32))
     return (
         packed[names.INPUT_WORD_IDS],
         packed[names.INPUT_TYPE_IDS],

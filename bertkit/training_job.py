@@ -173,7 +173,7 @@ def predict_lines(model_dir: str | os.PathLike, lines, batch_size: int = 64):
     if not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(
             f"batch_size must be a positive integer. Received: batch_size={batch_size!r}. "
-            "Try 64."
+            "Use e.g. 64 (--batch-size on the command line)."
         )
     model = export.load_model(model_dir)
     batch: list[str] = []
