@@ -19,6 +19,7 @@ def vocab(tiny_dir):
 
 @pytest.fixture(scope="module")
 def pair_model(tiny_dir):
+    finetune.set_seed(0)  # the head's initial weights, whatever ran before
     return classifier.build_classifier(
         presets.TINY_PRESET, 2, "full", seq_length=SEQ, text_pairs=True, dropout=0.0
     )
@@ -94,9 +95,9 @@ def test_pair_model_trains_and_predicts(pair_model):
     train = [(a, b) for a in ("the job", "i love you", "hard") for b in ("good", "bad")] * 3
     labels = [int(b == "good") for _, b in train]
     config = finetune.TrainConfig(
-        epochs=6,
+        epochs=15,
         batch_size=6,
-        learning_rate=1e-3,
+        learning_rate=3e-3,
         warmup_fraction=0.0,
         early_stopping_patience=None,
     )
