@@ -360,21 +360,6 @@ def _targets_dataset(
     return ds.map(lambda x, idx, w: (x, tf.gather(table, idx), w))
 
 
-def _check_labels(labels, texts, num_classes) -> np.ndarray:
-    labels = np.asarray(labels, dtype=np.int32)
-    if len(labels) != len(texts):
-        raise ValueError(
-            f"Texts and labels differ in length. Received: {len(texts)} texts, "
-            f"{len(labels)} labels."
-        )
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(
-            f"Label ids must be in [0, {num_classes}). Received: min={labels.min()}, "
-            f"max={labels.max()}. Encode string labels with bertkit.data.LabelEncoder."
-        )
-    return labels
-
-
 def _teacher_logits_for(teacher, teacher_logits, texts, num_classes, what) -> np.ndarray:
     if teacher_logits is None:
         teacher_logits = finetune.predict_logits(teacher, texts)
@@ -450,7 +435,7 @@ def distill(
     finetune.set_seed(config.seed, config.deterministic)
     num_classes = int(student.output_shape[-1])
     train_texts = list(train_texts)
-    labels = _check_labels(train_labels, train_texts, num_classes)
+    labels = finetune.check_label_ids(train_labels, train_texts, num_classes)
     has_teacher = teacher is not None or teacher_logits is not None
 
     start = time.perf_counter()
@@ -464,7 +449,7 @@ def distill(
     if validation is not None:
         val_texts, val_labels, *val_logits = validation
         val_texts = list(val_texts)
-        val_labels = _check_labels(val_labels, val_texts, num_classes)
+        val_labels = finetune.check_label_ids(val_labels, val_texts, num_classes)
         if val_logits or teacher is not None:
             val_teacher = _teacher_logits_for(
                 teacher, val_logits[0] if val_logits else None, val_texts, num_classes, "validation"

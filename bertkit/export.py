@@ -68,21 +68,24 @@ class _ServingModule(tf.Module):
             label_names, dtype=tf.string, trainable=False, name="label_names"
         )
 
-    def _outputs(self, text):
-        to_inputs = self.model.text_to_inputs
-        tokens = to_inputs.tokenize(text)
-        packed = to_inputs.pack([tokens])
+    def _classify(self, packed):
+        """Serving outputs for packed encoder inputs, cut to the longest real row."""
         lengths = tf.reduce_sum(packed[names.INPUT_MASK], axis=1)
         longest = tf.maximum(tf.reduce_max(tf.concat([lengths, [1]], 0)), 1)
         trimmed = {k: v[:, :longest] for k, v in packed.items()}
         logits = tf.cast(self.model.token_model(trimmed, training=False), tf.float32)
         label_id = tf.argmax(logits, axis=-1)
-        outputs = {
+        return {
             "logits": logits,
             "probabilities": tf.nn.softmax(logits, axis=-1),
             "label_id": label_id,
             "label": tf.gather(self.label_names, label_id),
         }
+
+    def _outputs(self, text):
+        to_inputs = self.model.text_to_inputs
+        tokens = to_inputs.tokenize(text)
+        outputs = self._classify(to_inputs.pack([tokens]))
         # [CLS] and [SEP] take two of the seq_length positions.
         wordpieces = tokens.merge_dims(-2, -1).row_lengths()
         return outputs, wordpieces > to_inputs.seq_length - 2
@@ -103,18 +106,7 @@ class _PairServingModule(_ServingModule):
     def _pair_outputs(self, text_a, text_b):
         to_inputs = self.model.text_to_inputs
         tokens_a, tokens_b = to_inputs.tokenize(text_a), to_inputs.tokenize(text_b)
-        packed = to_inputs.pack([tokens_a, tokens_b])
-        lengths = tf.reduce_sum(packed[names.INPUT_MASK], axis=1)
-        longest = tf.maximum(tf.reduce_max(tf.concat([lengths, [1]], 0)), 1)
-        trimmed = {k: v[:, :longest] for k, v in packed.items()}
-        logits = tf.cast(self.model.token_model(trimmed, training=False), tf.float32)
-        label_id = tf.argmax(logits, axis=-1)
-        outputs = {
-            "logits": logits,
-            "probabilities": tf.nn.softmax(logits, axis=-1),
-            "label_id": label_id,
-            "label": tf.gather(self.label_names, label_id),
-        }
+        outputs = self._classify(to_inputs.pack([tokens_a, tokens_b]))
         # [CLS] and two [SEP] take three of the seq_length positions.
         wordpieces = (
             tokens_a.merge_dims(-2, -1).row_lengths() + tokens_b.merge_dims(-2, -1).row_lengths()

@@ -223,6 +223,27 @@ def set_seed(seed: int, deterministic: bool = False) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
+def check_label_ids(labels, texts, num_classes: int) -> np.ndarray:
+    """`labels` as int32, or ValueError if their count or range does not fit `texts` and the model.
+
+    Examples:
+    >>> check_label_ids([0, 1], ["a", "b"], 2).tolist()
+    [0, 1]
+    """
+    labels = np.asarray(labels, dtype=np.int32)
+    if len(labels) != len(texts):
+        raise ValueError(
+            f"Texts and labels differ in length. Received: {len(texts)} texts, "
+            f"{len(labels)} labels."
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f"Label ids must be in [0, {num_classes}). Received: min={labels.min()}, "
+            f"max={labels.max()}. Encode string labels with bertkit.data.LabelEncoder."
+        )
+    return labels
+
+
 def _loss():
     return tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
@@ -305,18 +326,8 @@ def fit(
     config = config or TrainConfig()
     config.validate()
     set_seed(config.seed, config.deterministic)
-    labels = np.asarray(train_labels, dtype=np.int32)
     num_classes = int(model.output_shape[-1])
-    if len(labels) != len(train_texts):
-        raise ValueError(
-            f"Texts and labels differ in length. Received: {len(train_texts)} texts, "
-            f"{len(labels)} labels."
-        )
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(
-            f"Label ids must be in [0, {num_classes}). Received: min={labels.min()}, max={labels.max()}. "
-            "Encode string labels with bertkit.data.LabelEncoder."
-        )
+    labels = check_label_ids(train_labels, train_texts, num_classes)
     encoded = inputs.encode_for_model(model, train_texts)
     class_weight = balanced_class_weights(labels, num_classes) if config.class_weight else None
     steps = inputs.steps_per_epoch(len(labels), config.batch_size) * config.epochs
