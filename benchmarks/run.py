@@ -147,9 +147,7 @@ def _tutorial(preset, train, test, labels, epochs, timer):
 
     text = tf_keras.Input(shape=(), dtype=tf.string, name="text")
     packed = hub.KerasLayer(str(bk_hub.resolve(preset, names.PREPROCESSOR_DIR)))(text)
-    outputs = hub.KerasLayer(str(bk_hub.resolve(preset, names.ENCODER_DIR)), trainable=True)(
-        packed
-    )
+    outputs = hub.KerasLayer(str(bk_hub.resolve(preset, names.ENCODER_DIR)), trainable=True)(packed)
     x = tf_keras.layers.Dropout(0.1)(outputs[names.POOLED_OUTPUT])
     logits = tf_keras.layers.Dense(labels.num_classes)(x)
     model = tf_keras.Model(text, logits)
@@ -304,6 +302,24 @@ def markdown(rows: list[dict], peaks: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def included_rows(path: str) -> list[dict]:
+    """Rows measured by another command: a speed.json report, or JSON lines of rows.
+
+    Each row gets `included_from` so the table's provenance stays visible.
+    """
+    text = Path(path).read_text()
+    try:
+        report = json.loads(text)
+        rows = report["rows"] if isinstance(report, dict) and "rows" in report else [report]
+    except json.JSONDecodeError:
+        rows = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    for row in rows:
+        row.setdefault("included_from", str(path))
+        for key in ("useful_gflops", "real_tokens_per_s", "epoch_seconds"):
+            row.setdefault(key, None)
+    return rows
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--recipes", nargs="*", default=list(RECIPES), choices=list(RECIPES))
@@ -312,9 +328,18 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny model, 64 reviews, 1 epoch")
     parser.add_argument("--n-train", type=int, default=None, help="subsample training reviews")
     parser.add_argument("--out", default=str(RESULTS / "speed.json"))
+    parser.add_argument(
+        "--include",
+        nargs="*",
+        default=[],
+        help="JSON files whose rows join the table first: an earlier run's speed.json or "
+        "one JSON row per line (benchmarks/torch_peer.py's output)",
+    )
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    preset = args.preset or ("tiny_random_en_uncased" if args.quick else "minilm_l6_h384_en_uncased")
+    preset = args.preset or (
+        "tiny_random_en_uncased" if args.quick else "minilm_l6_h384_en_uncased"
+    )
     epochs = 1 if args.quick else args.epochs
 
     if args.child:
@@ -326,7 +351,7 @@ def main(argv=None) -> int:
     load_before = os.getloadavg()
     peaks = {name: matmul_peak(name) for name in ("float32", "bfloat16")}
     print(f"matmul peak GFLOP/s: {peaks}", flush=True)
-    rows = []
+    rows = [row for path in args.include for row in included_rows(path)]
     for recipe in args.recipes:
         command = [sys.executable, __file__, "--child", recipe, "--preset", preset]
         command += ["--epochs", str(epochs)] + (["--quick"] if args.quick else [])

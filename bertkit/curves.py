@@ -139,12 +139,12 @@ def fit_head(
     )
     if getattr(model, "precision", "float32") == "mixed_float16":
         optimizer = tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
-    timer = finetune._Timer()
+    timer = finetune.EpochTimer()
     callbacks = [timer, *(callbacks or [])]
     val_data = None
     if validation is not None:
         val_features, val_labels = _check_features(model, *validation, "validation features")
-        val_data = finetune._feature_dataset(val_features, val_labels, 64, None)
+        val_data = finetune.feature_dataset(val_features, val_labels, 64, None)
         if config.early_stopping_patience is not None:
             callbacks.append(
                 tf_keras.callbacks.EarlyStopping(
@@ -154,12 +154,12 @@ def fit_head(
                 )
             )
     seed = config.seed if config.shuffle else None
-    train_ds = finetune._feature_dataset(
+    train_ds = finetune.feature_dataset(
         features, labels, config.batch_size, seed, 0, config.epochs
     )
     model.head.compile(
         optimizer=optimizer,
-        loss=finetune._loss(),
+        loss=finetune.loss(),
         metrics=["accuracy"],
         jit_compile=config.jit_compile,
     )

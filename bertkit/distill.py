@@ -491,7 +491,7 @@ def distill(
     optimizer, schedule = finetune.create_optimizer(
         config.learning_rate, steps, config.warmup_fraction, config.weight_decay
     )
-    timer = finetune._Timer()
+    timer = finetune.EpochTimer()
     all_callbacks = [timer, *(callbacks or [])]
     if val_data is not None and config.early_stopping_patience is not None:
         all_callbacks.append(

@@ -58,6 +58,8 @@ from bertkit._atomic import atomic_dir  # noqa: E402
 LABELS_FILE = "labels.json"
 INFO_FILE = "bertkit_model.json"
 SIGNATURE = "serving_default"
+# predict_proba reads this many batches ahead and batches them by length (less padding).
+SORT_WINDOW_BATCHES = 16
 
 
 class _ServingModule(tf.Module):
@@ -225,6 +227,23 @@ def _batches(texts, batch_size: int):
         offset += len(batch)
 
 
+def _length_sorted_batches(window: list, batch_size: int) -> list[np.ndarray]:
+    """Positions of `window`, grouped into batches of texts of similar length.
+
+    Length is counted in characters (both texts of a pair), a cheap stand-in for
+    word pieces. The sort is stable, so equal lengths keep their order.
+
+    Examples:
+    >>> [p.tolist() for p in _length_sorted_batches(["aaaa", "b", "cc", "ddd"], 2)]
+    [[1, 2], [3, 0]]
+    """
+    lengths = [
+        sum(len(part) for part in item) if isinstance(item, tuple) else len(item) for item in window
+    ]
+    order = np.argsort(lengths, kind="stable")
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
 def _pair_batches(pairs, batch_size: int):
     """Yields `(offset, batch)` lists of at most `batch_size` `(a, b)` pairs."""
     from bertkit import inputs as bk_inputs
@@ -329,15 +348,24 @@ class SavedClassifier:
             out = self._serve(text=tf.constant(list(texts), dtype=tf.string))
         return {k: v.numpy() for k, v in out.items()}
 
-    def predict_proba(self, texts, batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def predict_proba(
+        self,
+        texts,
+        batch_size: int = 64,
+        progress: bool = False,
+        sort_window: int = SORT_WINDOW_BATCHES,
+    ) -> np.ndarray:
         """Class probabilities `[n, num_classes]`, computed in batches.
 
-        `texts` is read lazily, one batch at a time, so a generator (e.g. the
-        lines of a file) streams with memory bounded by `batch_size`; only the
-        probabilities are kept. Empty strings are allowed; anything that is not
-        a string raises `TypeError` naming its position. Texts longer than the
-        model's `seq_length` tokens are truncated: `last_num_truncated` holds
-        how many, and a warning says so.
+        `texts` is read lazily, a window of `sort_window` batches at a time, so a
+        generator (e.g. the lines of a file) streams with memory bounded by
+        `batch_size * sort_window` texts; only the probabilities are kept. Inside a
+        window, texts are grouped by length (characters) before batching: the
+        model pads each batch only to its longest text, so similar lengths waste
+        less compute on padding. The output keeps the input order. Empty strings
+        are allowed; anything that is not a string raises `TypeError` naming its
+        position. Texts longer than the model's `seq_length` tokens are truncated:
+        `last_num_truncated` holds how many, and a warning says so.
 
         Args:
             texts: iterable of str. A list, array or generator. For a pair model
@@ -345,6 +373,8 @@ class SavedClassifier:
                 `bertkit.inputs.TextPairs`.
             batch_size: int. Texts per call (> 0).
             progress: bool. Show a progress bar (on stderr).
+            sort_window: int. Batches read ahead and sorted by length (>= 1; 1 keeps
+                the input order within every batch, as a plain loop would).
 
         Examples:
         >>> load_model("runs/model").predict_proba(["works well", ""]).shape  # doctest: +SKIP
@@ -353,24 +383,30 @@ class SavedClassifier:
         from tqdm.auto import tqdm
 
         _check_batch_size(batch_size)
+        if isinstance(sort_window, bool) or not isinstance(sort_window, int) or sort_window < 1:
+            raise ValueError(
+                f"sort_window must be a positive integer. Received: sort_window={sort_window!r}. "
+                f"Use {SORT_WINDOW_BATCHES} (the default) or 1 to keep the input order."
+            )
         self._check_input_kind(texts)
+        window_size = batch_size * sort_window
         total = math.ceil(len(texts) / batch_size) if hasattr(texts, "__len__") else None
+        windows = (
+            _pair_batches(texts, window_size) if self.text_pairs else _batches(texts, window_size)
+        )
         chunks, truncated, n = [], 0, 0
-        for _, batch in tqdm(
-            _pair_batches(texts, batch_size) if self.text_pairs else _batches(texts, batch_size),
-            total=total,
-            desc="predict",
-            unit="batch",
-            disable=not progress,
-        ):
-            feed = self._inputs(batch)
-            if self._serve_with_truncation is None:
-                chunks.append(self._serve(**feed)["probabilities"].numpy())
-            else:
-                out = self._serve_with_truncation(*feed.values())
-                chunks.append(out["probabilities"].numpy())
-                truncated += int(out["truncated"].numpy().sum())
-            n += len(batch)
+        with tqdm(total=total, desc="predict", unit="batch", disable=not progress) as bar:
+            for _, window in windows:
+                probs = np.zeros((len(window), len(self.label_names)), np.float32)
+                for positions in _length_sorted_batches(window, batch_size):
+                    batch_probs, batch_truncated = self._predict_batch(
+                        [window[i] for i in positions]
+                    )
+                    probs[positions] = batch_probs
+                    truncated += batch_truncated
+                    bar.update(1)
+                chunks.append(probs)
+                n += len(window)
         self.last_num_truncated = None if self._serve_with_truncation is None else truncated
         if truncated:
             seq_length = self.info.get("seq_length")
@@ -385,6 +421,14 @@ class SavedClassifier:
         if not chunks:
             return np.zeros((0, len(self.label_names)), np.float32)
         return np.concatenate(chunks)
+
+    def _predict_batch(self, batch: list) -> tuple[np.ndarray, int]:
+        """Probabilities of one batch and how many of its texts were truncated."""
+        feed = self._inputs(batch)
+        if self._serve_with_truncation is None:
+            return self._serve(**feed)["probabilities"].numpy(), 0
+        out = self._serve_with_truncation(*feed.values())
+        return out["probabilities"].numpy(), int(out["truncated"].numpy().sum())
 
     def predict(self, texts, batch_size: int = 64) -> list[str]:
         """Predicted class names."""

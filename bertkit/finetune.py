@@ -82,15 +82,19 @@ class TrainConfig:
     jit_compile: bool = False
 
     @classmethod
-    def for_strategy(cls, strategy: str, **overrides) -> TrainConfig:
+    def for_strategy(cls, strategy: str, early_stopping: bool = True, **overrides) -> TrainConfig:
         """The defaults for a fine-tuning strategy, with `overrides` (None values ignored).
 
         Training only the head (`"freeze"`) on cached features costs next to nothing
         per epoch and tolerates a much larger learning rate, so it gets more epochs.
+        Because None means "the default" here, turn early stopping off with
+        `early_stopping=False` (it sets `early_stopping_patience=None`).
 
         Examples:
         >>> TrainConfig.for_strategy("freeze").epochs, TrainConfig.for_strategy("full").epochs
         (40, 4)
+        >>> TrainConfig.for_strategy("full", early_stopping=False).early_stopping_patience is None
+        True
         """
         if strategy not in STRATEGY_DEFAULTS:
             raise ValueError(
@@ -101,6 +105,13 @@ class TrainConfig:
             **STRATEGY_DEFAULTS[strategy],
             **{k: v for k, v in overrides.items() if v is not None},
         }
+        if not early_stopping:
+            if overrides.get("early_stopping_patience") is not None:
+                raise ValueError(
+                    "early_stopping=False contradicts early_stopping_patience="
+                    f"{overrides['early_stopping_patience']!r}. Pass only one of them."
+                )
+            values["early_stopping_patience"] = None
         return cls(**values)
 
     def validate(self) -> None:
@@ -244,12 +255,18 @@ def check_label_ids(labels, texts, num_classes: int) -> np.ndarray:
     return labels
 
 
-def _loss():
+def loss():
+    """The classification loss: sparse categorical cross-entropy on float32 logits.
+
+    Examples:
+    >>> float(loss()([0], [[2.0, 0.0]]))  # -log(softmax([2, 0])[0])
+    0.12692804634571075
+    """
     return tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-class _Timer(tf_keras.callbacks.Callback):
-    """Records the wall time of each epoch in `epoch_seconds`."""
+class EpochTimer(tf_keras.callbacks.Callback):
+    """Keras callback recording the wall time of each epoch in `epoch_seconds`."""
 
     def on_train_begin(self, logs=None):
         self.epoch_seconds = []
@@ -345,7 +362,7 @@ def fit(
         trained = model.head
         features = compute_features(model, encoded)
         if validation is not None:
-            val_data = _feature_dataset(compute_features(model, val_encoded), val_labels, 64, None)
+            val_data = feature_dataset(compute_features(model, val_encoded), val_labels, 64, None)
     else:
         trained = model.token_model
         if validation is not None:
@@ -367,7 +384,7 @@ def fit(
     initial_epoch = state.epoch if state else 0
 
     if model.strategy == "freeze" and config.cache_features:
-        train_ds = _feature_dataset(
+        train_ds = feature_dataset(
             features, labels, config.batch_size, shuffle_seed, initial_epoch, config.epochs
         )
     else:
@@ -383,7 +400,7 @@ def fit(
             length_multiple=inputs.XLA_LENGTH_MULTIPLE if config.jit_compile else 1,
         )
 
-    timer = _Timer()
+    timer = EpochTimer()
     all_callbacks = [timer, *(callbacks or [])]
     early_stopping = None
     if validation is not None and config.early_stopping_patience is not None:
@@ -403,7 +420,7 @@ def fit(
     if getattr(model, "precision", "float32") == "mixed_float16":
         optimizer = tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
     trained.compile(
-        optimizer=optimizer, loss=_loss(), metrics=["accuracy"], jit_compile=config.jit_compile
+        optimizer=optimizer, loss=loss(), metrics=["accuracy"], jit_compile=config.jit_compile
     )
     if state is not None:
         checkpoints.restore(checkpoint_dir, state, trained, optimizer)
@@ -446,8 +463,16 @@ def fit(
     )
 
 
-def _feature_dataset(features, labels, batch_size, seed, initial_epoch=0, epochs=None):
-    """Cached-feature batches; with a seed, epochs `[initial_epoch, epochs)` back to back."""
+def feature_dataset(features, labels, batch_size, seed, initial_epoch=0, epochs=None):
+    """Batches of cached features and labels; with a seed, epochs `[initial_epoch, epochs)` shuffled.
+
+    Without a seed: one pass in order (for validation and prediction).
+
+    Examples:
+    >>> ds = feature_dataset(np.zeros((5, 3), "float32"), [0, 1, 0, 1, 0], batch_size=2, seed=None)
+    >>> [int(x.shape[0]) for x, _ in ds]
+    [2, 2, 1]
+    """
     if seed is None:
         return tf.data.Dataset.from_tensor_slices((features, labels)).batch(batch_size)
     ds = inputs.epochs_dataset(

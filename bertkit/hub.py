@@ -32,7 +32,7 @@ _env.setup()
 
 import tensorflow_hub as hub  # noqa: E402
 
-from bertkit import names, presets  # noqa: E402
+from bertkit import distribute, names, presets  # noqa: E402
 
 CACHE_ENV = "BERTKIT_CACHE_DIR"
 TFHUB_CACHE_ENV = "TFHUB_CACHE_DIR"
@@ -234,7 +234,8 @@ def load_saved_model(path: str | os.PathLike):
     512
     """
     with _clear_load_errors(Path(path)):
-        return hub.load(str(path))
+        # Under a TPU strategy the files are read on the host (TPU workers have no disk).
+        return hub.load(str(path), options=distribute.hub_load_options())
 
 
 def _loaded(obj):

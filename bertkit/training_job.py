@@ -193,9 +193,10 @@ def predict_lines(model_dir: str | os.PathLike, lines, batch_size: int = 64):
                 ensure_ascii=False,
             )
 
+    window = batch_size * export.SORT_WINDOW_BATCHES  # read ahead: batches by length
     for line in lines:
         batch.append(line.rstrip("\n"))
-        if len(batch) == batch_size:
+        if len(batch) == window:
             yield from flush()
             batch = []
     if batch:

@@ -9,6 +9,7 @@ import json
 import os
 import warnings
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -643,3 +644,54 @@ def test_docstring_examples_run():
         result = doctest.testmod(data, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 10
     assert result.failed == 0
+
+
+def test_topics_ship_inside_the_package_for_pip_installs(tmp_path, monkeypatch):
+    from bertkit import datasets
+
+    monkeypatch.setenv(datasets.DATA_ENV, str(tmp_path))  # like Colab: no data/ folder
+    for language, name in datasets.TOPIC_FILES.items():
+        path = datasets.topics_path(language)
+        assert path.parent.name == "_data" and path.name == name
+        checkout_copy = Path(datasets.__file__).resolve().parents[1] / "data" / name
+        assert path.read_bytes() == checkout_copy.read_bytes()
+    assert len(datasets.load_topics()) == 188
+    assert datasets.load_topics("zh").text.iloc[0] == "貓追狗"
+    with pytest.raises(ValueError, match="language='fr'.*'en', 'zh'"):
+        datasets.topics_path("fr")
+
+
+def test_missing_drug_reviews_without_fetching_names_the_fix(tmp_path, monkeypatch):
+    from bertkit import datasets
+
+    monkeypatch.setenv(datasets.DATA_ENV, str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="not there yet.*make data.*fetch=True"):
+        datasets.load_drug_reviews(fetch=False)
+
+
+def test_wheel_contains_the_topic_files_not_links(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(tmp_path),
+            str(root),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("bertkit-*.whl")
+    with zipfile.ZipFile(wheel) as whl:
+        packaged = whl.read("bertkit/_data/topics.csv")
+    assert packaged == (root / "data" / "topics.csv").read_bytes()

@@ -83,3 +83,25 @@ def test_failed_overwrite_keeps_the_old_model(trained, tmp_path, monkeypatch):
 def test_label_names_must_match_outputs(trained, tmp_path):
     with pytest.raises(ValueError, match="one name per class.*2 names for a model with 3 outputs"):
         export.save_model(trained, tmp_path / "m", ["a", "b"])
+
+
+def test_length_sorted_prediction_keeps_the_input_order(trained, tmp_path):
+    loaded = export.load_model(export.save_model(trained, tmp_path / "model", ["a", "b", "c"]))
+    rng = np.random.default_rng(0)
+    texts = [" ".join(["good job love exam"] * int(n)) for n in rng.integers(0, 40, 50)]
+    expected = finetune.predict_logits(trained, texts)
+    expected = np.exp(expected) / np.exp(expected).sum(axis=1, keepdims=True)
+    # Windows of 4 batches of 3 (sorted by length), a plain loop, and a generator agree.
+    sorted_probs = loaded.predict_proba(texts, batch_size=3, sort_window=4)
+    np.testing.assert_allclose(sorted_probs, expected, atol=1e-5)
+    np.testing.assert_allclose(
+        loaded.predict_proba(iter(texts), 7, sort_window=1), sorted_probs, atol=1e-5
+    )
+    assert loaded.last_num_truncated == sum(len(t.split()) > 128 - 2 for t in texts) > 0
+    with pytest.raises(ValueError, match="sort_window must be a positive integer.*sort_window=0"):
+        loaded.predict_proba(texts, sort_window=0)
+
+
+def test_length_sorted_batches_group_similar_lengths():
+    batches = export._length_sorted_batches(["aaaa", "b", "cc", "ddd", ("x", "yyyy")], 2)
+    assert [b.tolist() for b in batches] == [[1, 2], [3, 0], [4]]

@@ -1,0 +1,242 @@
+"""Train under any `tf.distribute` strategy: one machine, many workers, or a Colab TPU.
+
+bertkit does not have its own distributed loop. A classifier built inside
+`strategy.scope()` has its variables (encoder included) created by that
+strategy, and `finetune.fit` compiles and trains it with Keras's own
+`Model.fit`, which splits every global batch across the replicas and
+all-reduces the gradients:
+
+    strategy = distribute.make_strategy("mirrored")
+    with strategy.scope():
+        model = bertkit.build_classifier(preset, num_classes, "full")
+    finetune.fit(model, texts, labels, config=finetune.TrainConfig(batch_size=32))
+
+`TrainConfig.batch_size` is the *global* batch: each of the
+`strategy.num_replicas_in_sync` replicas computes on
+`batch_size / num_replicas` examples per step. Tokenization runs once, on the
+host, before training (`inputs.encode_texts`), so the replicas only see
+integer ids: that is what lets a TPU run a model whose preprocessor uses
+tensorflow_text ops, which have no TPU kernels.
+
+Strategies by name (`make_strategy`):
+
+- `"default"`: no distribution (the strategy TensorFlow uses anyway).
+- `"mirrored"`: `tf.distribute.MirroredStrategy`, synchronous data parallelism
+  over the GPUs of one machine (over the CPU when there is no GPU, or over
+  logical CPU devices made with `split_cpu`, which is how the tests run it).
+- `"multi_worker"`: `tf.distribute.MultiWorkerMirroredStrategy`; each worker
+  process reads its role from the `TF_CONFIG` environment variable.
+- `"tpu"`: `tf.distribute.TPUStrategy` after connecting to the TPU
+  (Colab's TPU runtime, or `tpu="name"` on Cloud TPU). The encoder is then
+  loaded with `hub_load_options()` so its files are read on the host.
+
+Examples:
+>>> make_strategy("default").num_replicas_in_sync
+1
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import tensorflow as tf
+
+STRATEGY_NAMES = ("default", "mirrored", "multi_worker", "tpu")
+TF_CONFIG_ENV = "TF_CONFIG"
+
+
+def split_cpu(num_devices: int) -> list:
+    """Splits the physical CPU into `num_devices` logical devices (call before any TF work).
+
+    Lets `MirroredStrategy` run with several replicas on a machine without GPUs, to
+    try or test multi-replica training. The replicas share the same cores, so this
+    is not faster than one device: it is for correctness, not speed.
+
+    Args:
+        num_devices: int. Number of logical CPU devices (>= 1).
+
+    Returns:
+        The list of logical CPU devices (`tf.config.LogicalDevice`).
+
+    Examples:
+    >>> # in a fresh process, before anything else touches TensorFlow:
+    >>> # split_cpu(2) -> [LogicalDevice(name='/device:CPU:0', ...), ...CPU:1...]
+    """
+    if not isinstance(num_devices, int) or num_devices < 1:
+        raise ValueError(
+            f"num_devices must be a positive integer. Received: num_devices={num_devices!r}."
+        )
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    wanted = [tf.config.LogicalDeviceConfiguration() for _ in range(num_devices)]
+    current = tf.config.get_logical_device_configuration(cpu)
+    if current is not None and len(current) == num_devices:
+        return tf.config.list_logical_devices("CPU")
+    try:
+        tf.config.set_logical_device_configuration(cpu, wanted)
+    except RuntimeError as error:
+        have = len(tf.config.list_logical_devices("CPU"))
+        raise RuntimeError(
+            "Cannot split the CPU into logical devices: TensorFlow has already started "
+            f"its runtime in this process. Received: num_devices={num_devices}, with "
+            f"{have} logical CPU device(s) already in use. Call "
+            "`bertkit.distribute.split_cpu` first thing after `import bertkit`, before "
+            "building or running any model (in a notebook: restart the kernel)."
+        ) from error
+    return tf.config.list_logical_devices("CPU")
+
+
+def cpu_device_names() -> list[str]:
+    """Names of the logical CPU devices, e.g. `['/device:CPU:0', '/device:CPU:1']`."""
+    return [device.name for device in tf.config.list_logical_devices("CPU")]
+
+
+def make_strategy(
+    name: str = "default",
+    devices: list[str] | None = None,
+    tpu: str | None = None,
+) -> tf.distribute.Strategy:
+    """A `tf.distribute.Strategy` by name; see the module docs for what each one does.
+
+    Args:
+        name: str. One of `STRATEGY_NAMES`.
+        devices: optional list of str. Devices for `"mirrored"`; default: every GPU,
+            else every logical CPU device (so two after `split_cpu(2)`).
+        tpu: optional str. TPU name or address for `"tpu"`; default: the local/Colab TPU.
+
+    Examples:
+    >>> make_strategy("mirrored", devices=["/cpu:0"]).num_replicas_in_sync
+    1
+    """
+    if name not in STRATEGY_NAMES:
+        raise ValueError(
+            f"Unknown distribution strategy. Received: name={name!r}. "
+            f"Use one of {list(STRATEGY_NAMES)}."
+        )
+    if devices is not None and name != "mirrored":
+        raise ValueError(
+            f"`devices` only applies to the 'mirrored' strategy. Received: name={name!r}, "
+            f"devices={devices!r}. Drop `devices` or use name='mirrored'."
+        )
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        if devices is None:
+            gpus = tf.config.list_logical_devices("GPU")
+            devices = [d.name for d in gpus] if gpus else cpu_device_names()
+        return tf.distribute.MirroredStrategy(devices=devices)
+    if name == "multi_worker":
+        check_tf_config(os.environ.get(TF_CONFIG_ENV))
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return _tpu_strategy(tpu)
+
+
+def _tpu_strategy(tpu: str | None) -> tf.distribute.Strategy:
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, RuntimeError, tf.errors.OpError) as error:
+        raise RuntimeError(
+            f"No TPU found. Received: tpu={tpu!r} ({type(error).__name__}: {error}). "
+            "In Colab choose Runtime > Change runtime type > TPU; on Cloud TPU pass "
+            "tpu='<name>'; otherwise use make_strategy('mirrored') or 'default'."
+        ) from error
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def check_tf_config(value: str | None) -> dict:
+    """Parses and checks a `TF_CONFIG` value for multi-worker training.
+
+    Without `TF_CONFIG` the process trains as a single worker, which is allowed
+    (returns `{}`).
+
+    Examples:
+    >>> check_tf_config('{"cluster": {"worker": ["localhost:12345"]}, '
+    ...                 '"task": {"type": "worker", "index": 0}}')["task"]["index"]
+    0
+    """
+    if not value:
+        return {}
+    try:
+        config = json.loads(value)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{TF_CONFIG_ENV} is not valid JSON. Received: {value[:200]!r} ({error}). "
+            'Set it to e.g. {"cluster": {"worker": ["host1:port", "host2:port"]}, '
+            '"task": {"type": "worker", "index": 0}}.'
+        ) from None
+    cluster = config.get("cluster") if isinstance(config, dict) else None
+    task = config.get("task") if isinstance(config, dict) else None
+    workers = (cluster or {}).get("worker") if isinstance(cluster, dict) else None
+    if not isinstance(workers, list) or not workers or not isinstance(task, dict):
+        raise ValueError(
+            f"{TF_CONFIG_ENV} needs a 'cluster' with a non-empty 'worker' list and a 'task'. "
+            f"Received: {config!r}. "
+            'Set it to e.g. {"cluster": {"worker": ["host1:port", "host2:port"]}, '
+            '"task": {"type": "worker", "index": 0}}.'
+        )
+    index = task.get("index")
+    if (
+        task.get("type") not in ("worker", "chief")
+        or not isinstance(index, int)
+        or not (0 <= index < len(workers))
+    ):
+        raise ValueError(
+            f"{TF_CONFIG_ENV}'s task must be a worker with an index into the worker list. "
+            f"Received: task={task!r} for {len(workers)} worker(s). Give each process its "
+            f"own index in 0..{len(workers) - 1}."
+        )
+    return config
+
+
+def per_replica_batch_size(global_batch_size: int, strategy: tf.distribute.Strategy) -> int:
+    """Examples each replica computes per step; the global batch must split evenly.
+
+    Examples:
+    >>> per_replica_batch_size(32, make_strategy("default"))
+    32
+    """
+    replicas = strategy.num_replicas_in_sync
+    if global_batch_size % replicas:
+        low = global_batch_size // replicas * replicas or replicas
+        raise ValueError(
+            "The global batch size must be a multiple of the number of replicas, so every "
+            f"replica gets the same work. Received: batch_size={global_batch_size} for "
+            f"{replicas} replicas. Use batch_size={low} or {low + replicas}."
+        )
+    return global_batch_size // replicas
+
+
+def hub_load_options(strategy: tf.distribute.Strategy | None = None):
+    """`tf.saved_model.LoadOptions` for loading an encoder under `strategy` (None: current).
+
+    A TPU worker cannot read the local disk, so under a TPU strategy the SavedModel's
+    files are read on the host (`experimental_io_device="/job:localhost"`), as TF Hub
+    documents for TPUs. Other strategies need no options (returns None).
+
+    Examples:
+    >>> hub_load_options(make_strategy("default")) is None
+    True
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    if any(cls.__name__.startswith("TPUStrategy") for cls in type(strategy).__mro__):
+        return tf.saved_model.LoadOptions(experimental_io_device="/job:localhost")
+    return None
+
+
+def describe(strategy: tf.distribute.Strategy | None = None) -> dict:
+    """Name, replica count and devices of `strategy` (None: the current one).
+
+    Examples:
+    >>> describe(make_strategy("default"))["num_replicas"]
+    1
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    extended = strategy.extended
+    devices = list(getattr(extended, "worker_devices", ()) or ())
+    return {
+        "strategy": type(strategy).__name__,
+        "num_replicas": strategy.num_replicas_in_sync,
+        "devices": devices,
+    }
