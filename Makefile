@@ -27,6 +27,8 @@ model: install  ## build the embedded default (all-MiniLM-L6-v2 -> TF-Hub format
 data: install  ## fetch the drug review sample into data/ (idempotent)
 	$(PY) -m bertkit fetch-data
 
+# The demo hides only library noise, so bertkit's own warnings (truncated texts, dropped rows) show.
+demo: PYTHONWARNINGS = ignore::DeprecationWarning,ignore::FutureWarning,ignore:pkg_resources is deprecated:UserWarning
 demo: model data  ## fine-tune the default on the drug reviews and print the results
 	$(PY) -m bertkit demo
 

@@ -13,7 +13,13 @@ all-reduces the gradients:
 
 `TrainConfig.batch_size` is the *global* batch: each of the
 `strategy.num_replicas_in_sync` replicas computes on
-`batch_size / num_replicas` examples per step. Tokenization runs once, on the
+`batch_size / num_replicas` examples per step. Keras scales each replica's
+mean loss by `1 / num_replicas`, which equals the whole batch's mean only when
+the replicas get equally many examples; a batch that does not split evenly
+(the last one of an epoch, or a small length bucket) weights its examples a
+little differently from one device. For a run that matches one device step
+for step, use `TrainConfig(bucket=False)` and a batch size that divides the
+data (that is what `tests/test_distribute.py` checks). Tokenization runs once, on the
 host, before training (`inputs.encode_texts`), so the replicas only see
 integer ids: that is what lets a TPU run a model whose preprocessor uses
 tensorflow_text ops, which have no TPU kernels.

@@ -57,7 +57,7 @@ def _child(spec: dict) -> dict:
     import numpy as np
 
     import bertkit
-    from bertkit import finetune, names
+    from bertkit import finetune, hub, names
 
     finetune.set_seed(0)
     model = bertkit.build_classifier(
@@ -74,9 +74,10 @@ def _child(spec: dict) -> dict:
     baseline = _rss_gb()
     batch, length = spec["batch_size"], spec["seq_length"]
     rng = np.random.default_rng(0)
-    vocab = 1000  # ids of ordinary word pieces in every BERT vocabulary here
+    vocab = hub.encoder_vocab_size(model.feature_model.get_layer("encoder"))
+    low = min(len(names.SPECIAL_TOKENS) + 100, vocab - 1)  # past [PAD], [CLS], [SEP]...
     features = {
-        names.INPUT_WORD_IDS: rng.integers(999, 999 + vocab, (batch, length)).astype("int32"),
+        names.INPUT_WORD_IDS: rng.integers(low, vocab, (batch, length)).astype("int32"),
         names.INPUT_MASK: np.ones((batch, length), "int32"),
         names.INPUT_TYPE_IDS: np.zeros((batch, length), "int32"),
     }
