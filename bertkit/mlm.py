@@ -671,7 +671,9 @@ def masked_accuracy(
     ['num_masked', 'top1', 'top5']
     """
     encoded = inputs.encode_texts(model.text_to_inputs, list(texts))
-    ds = mlm_dataset(encoded, model.masking, batch_size, seed=seed)  # bucketed: less padding
+    # In input order: the masks then depend only on the texts and the seed, so two models
+    # (or two calls) are graded on exactly the same masked tokens.
+    ds = mlm_dataset(encoded, model.masking, batch_size, seed=seed, shuffle=False)
     hits = dict.fromkeys(top_k, 0.0)
     total = 0.0
     for features, labels, weights in ds:

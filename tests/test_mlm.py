@@ -273,3 +273,11 @@ def test_default_preset_masking_config_matches_its_preprocessor(default_dir):
     assert config.vocab_size == special["vocab_size"] == 30522
     for key in ("start_of_sequence_id", "end_of_segment_id", "padding_id", "mask_id"):
         assert special[key] in config.unselectable_ids
+
+
+def test_masked_accuracy_grades_the_same_tokens_every_call():
+    model = mlm.build_mlm_model(presets.TINY_PRESET)
+    texts = ["the drug is good and the pain is gone", "bad side effects", "i love this job"] * 6
+    first = mlm.masked_accuracy(model, texts)
+    second = mlm.masked_accuracy(model, texts)
+    assert first == second and first["num_masked"] > 0
