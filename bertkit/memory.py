@@ -49,6 +49,20 @@ def _rss_gb() -> float:
 
 
 def _peak_rss_gb() -> float:
+    """This process's peak resident memory in GB.
+
+    Linux's `VmHWM` (high-water mark) belongs to this process's own memory map. `ru_maxrss`
+    is the fallback elsewhere; on Linux it is *not* used, because it keeps the parent's
+    peak across fork + exec, so a child started from a big notebook kernel would report
+    the kernel's size.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**20  # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
 
 
