@@ -239,8 +239,10 @@ def describe(strategy: tf.distribute.Strategy | None = None) -> dict:
     1
     """
     strategy = strategy or tf.distribute.get_strategy()
-    extended = strategy.extended
-    devices = list(getattr(extended, "worker_devices", ()) or ())
+    try:
+        devices = list(strategy.extended.worker_devices)
+    except RuntimeError:  # the default strategy has no device list: it runs where TF puts ops
+        devices = []
     return {
         "strategy": type(strategy).__name__,
         "num_replicas": strategy.num_replicas_in_sync,
