@@ -120,13 +120,18 @@ def test_predict_proba_streams_a_generator_and_counts_truncated_texts(saved):
     assert saved.last_num_truncated == 0
 
 
-def test_predict_proba_reads_no_further_than_the_bad_batch(saved):
-    def texts():
+def test_predict_proba_reads_no_further_than_the_window_with_the_bad_text(saved):
+    def texts(total):  # `total` texts, the 4th one bad; reading one more fails the test
         yield from ["a", "b", "c", None]
-        raise AssertionError("read past the batch with the bad text")
+        yield from ["d"] * (total - 4)
+        raise AssertionError("read past the window with the bad text")
 
+    # Without read-ahead: stops after the bad batch ([a, b], [c, None]).
     with pytest.raises(TypeError, match="at position 3 "):
-        saved.predict_proba(texts(), batch_size=2)
+        saved.predict_proba(texts(4), batch_size=2, sort_window=1)
+    # With the default read-ahead: stops after the first window of 16 batches.
+    with pytest.raises(TypeError, match="at position 3 "):
+        saved.predict_proba(texts(2 * export.SORT_WINDOW_BATCHES), batch_size=2)
 
 
 def test_predict_proba_of_nothing_is_empty(saved):
