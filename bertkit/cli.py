@@ -79,6 +79,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         precision=args.precision,
         deterministic=args.deterministic,
         restart=args.restart,
+        micro_batch_size=args.micro_batch_size,
         verbose=1
         if sys.stdout.isatty()
         else 2,  # progress bars for people, one line per epoch for logs
@@ -125,11 +126,10 @@ def _read_lines(path: str):
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from bertkit import training_job
+    from bertkit import inputs, training_job
 
-    for line in training_job.predict_lines(
-        args.model, _read_lines(args.input), batch_size=args.batch_size
-    ):
+    batch_size = inputs.PREDICT_BATCH_SIZE if args.batch_size is None else args.batch_size
+    for line in training_job.predict_lines(args.model, _read_lines(args.input), batch_size):
         print(line)
     return 0
 
@@ -191,6 +191,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--epochs", type=int, default=None, help="default depends on strategy")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument(
+        "--micro-batch-size",
+        type=int,
+        default=None,
+        help="out of memory? compute each batch in pieces of this many examples "
+        "(gradient accumulation: same updates, less memory, somewhat slower)",
+    )
     p.add_argument("--learning-rate", type=float, default=None, help="default depends on strategy")
     p.add_argument("--seq-length", type=int, default=128)
     p.add_argument("--pooling", default="mean", choices=["mean", "pooled"])
@@ -232,7 +239,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="one JSON line per input line: label and probabilities")
     p.add_argument("--model", required=True)
     p.add_argument("--input", default="-", help="text file, one text per line; - for stdin")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="texts per forward pass (default: 32)"
+    )
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("demo", help="freeze / partial / full on the drug reviews vs TF-IDF")

@@ -29,7 +29,7 @@ _env.setup()
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
-from bertkit import checkpoints, inputs  # noqa: E402
+from bertkit import accumulation, checkpoints, inputs  # noqa: E402
 
 NO_DECAY = ["LayerNorm", "layer_norm", "bias"]
 
@@ -65,6 +65,13 @@ class TrainConfig:
             same seed gives bit-identical training on CPU (see `set_seed`).
         jit_compile: bool. Compile the training step with XLA. Batch lengths are then
             rounded up to multiples of `inputs.XLA_LENGTH_MULTIPLE` to bound recompiles.
+        micro_batch_size: int or None. Compute each batch in micro-batches of this
+            many examples and sum their gradients before the one optimizer step
+            (`bertkit.accumulation`): the same update as the whole batch with the
+            activation memory of a micro-batch, somewhat slower. The out-of-memory
+            remedy that keeps `batch_size` (and so the learning rate) unchanged.
+            None trains on whole batches. A memory setting only: checkpoints of a
+            run resume under any `micro_batch_size`.
     """
 
     epochs: int = 4
@@ -80,6 +87,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     jit_compile: bool = False
+    micro_batch_size: int | None = None
 
     @classmethod
     def for_strategy(cls, strategy: str, early_stopping: bool = True, **overrides) -> TrainConfig:
@@ -133,6 +141,13 @@ class TrainConfig:
         if not 0 <= self.warmup_fraction < 1:
             raise ValueError(
                 f"warmup_fraction must be in [0, 1). Received: {self.warmup_fraction!r}."
+            )
+        accumulation.check_micro_batch_size(self.micro_batch_size, self.batch_size)
+        if self.micro_batch_size is not None and self.jit_compile:
+            raise ValueError(
+                "micro_batch_size does not work with jit_compile=True: XLA cannot compile "
+                "the loop over micro-batches of varying size. Received: "
+                f"micro_batch_size={self.micro_batch_size}, jit_compile=True. Drop one of them."
             )
         if self.class_weight not in (None, "balanced"):
             raise ValueError(
@@ -268,6 +283,10 @@ def loss():
 class EpochTimer(tf_keras.callbacks.Callback):
     """Keras callback recording the wall time of each epoch in `epoch_seconds`."""
 
+    def __init__(self):
+        super().__init__()
+        self.epoch_seconds = []  # stays empty when no epoch runs (e.g. a finished run resumed)
+
     def on_train_begin(self, logs=None):
         self.epoch_seconds = []
 
@@ -278,7 +297,9 @@ class EpochTimer(tf_keras.callbacks.Callback):
         self.epoch_seconds.append(time.perf_counter() - self._epoch_start)
 
 
-def compute_features(model, encoded: inputs.EncodedTexts, batch_size: int = 64) -> np.ndarray:
+def compute_features(
+    model, encoded: inputs.EncodedTexts, batch_size: int = inputs.PREDICT_BATCH_SIZE
+) -> np.ndarray:
     """Pooled encoder features of every example, in inference mode (the freeze fast path)."""
     ds = inputs.make_dataset(encoded, batch_size=batch_size)
     feature_fn = inputs._cached_function(
@@ -366,14 +387,17 @@ def fit(
     else:
         trained = model.token_model
         if validation is not None:
-            val_data = inputs.make_dataset(val_encoded, val_labels, batch_size=64)
+            val_data = inputs.make_dataset(
+                val_encoded, val_labels, batch_size=inputs.PREDICT_BATCH_SIZE
+            )
 
     state, run_id = None, None
     if checkpoint_dir is not None:
         run_id = checkpoints.fingerprint(
             data=checkpoints.texts_digest(train_texts, labels),
             validation=None if validation is None else checkpoints.texts_digest(*validation),
-            config=dataclasses.asdict(config),
+            # micro_batch_size only changes memory, so a run may resume under another.
+            config={k: v for k, v in dataclasses.asdict(config).items() if k != "micro_batch_size"},
             model=[model.preset, model.strategy, model.unfreeze_top, model.pooling],
             seq_length=model.seq_length,
             trained=[(v.name, v.shape.as_list()) for v in trained.trainable_variables],
@@ -422,6 +446,7 @@ def fit(
     trained.compile(
         optimizer=optimizer, loss=loss(), metrics=["accuracy"], jit_compile=config.jit_compile
     )
+    accumulation.install(trained, config.micro_batch_size)
     if state is not None:
         checkpoints.restore(checkpoint_dir, state, trained, optimizer)
         if verbose:
@@ -429,16 +454,19 @@ def fit(
     start = time.perf_counter()
     steps_each = inputs.steps_per_epoch(len(labels), config.batch_size)
     if initial_epoch < config.epochs and not (state and state.stopped):
-        history = trained.fit(
-            train_ds,
-            validation_data=val_data,
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            steps_per_epoch=steps_each if config.shuffle else None,
-            class_weight=class_weight,
-            callbacks=all_callbacks,
-            verbose=verbose,
-        )
+        try:
+            history = trained.fit(
+                train_ds,
+                validation_data=val_data,
+                epochs=config.epochs,
+                initial_epoch=initial_epoch,
+                steps_per_epoch=steps_each if config.shuffle else None,
+                class_weight=class_weight,
+                callbacks=all_callbacks,
+                verbose=verbose,
+            )
+        finally:  # later fits of the same model train on whole batches again
+            accumulation.uninstall(trained)
     else:  # everything was trained before the interruption
         history = tf_keras.callbacks.History()
         history.history = {}
@@ -481,7 +509,7 @@ def feature_dataset(features, labels, batch_size, seed, initial_epoch=0, epochs=
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def predict_logits(model, texts, batch_size: int = 64) -> np.ndarray:
+def predict_logits(model, texts, batch_size: int = inputs.PREDICT_BATCH_SIZE) -> np.ndarray:
     """Logits for `texts`, tokenized once and dynamically padded (fast batch inference).
 
     `texts` is a list of str, or for a pair model a list of `(a, b)` tuples / `TextPairs`.

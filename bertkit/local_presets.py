@@ -106,7 +106,7 @@ def default_model_source() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
-def _build_tiny(out: Path, overwrite: bool = False) -> None:
+def _build_tiny(out: Path, overwrite: bool = False, dropout: bool = True) -> None:
     config = {
         "vocab_size": TINY_VOCAB_SIZE,
         "hidden_size": 32,
@@ -118,7 +118,7 @@ def _build_tiny(out: Path, overwrite: bool = False) -> None:
         "type_vocab_size": 2,
     }
     tf.keras.utils.set_random_seed(TINY_SEED)
-    network = converter.build_encoder_network(config)
+    network = converter.build_encoder_network(config, dropout=dropout)
     with atomic_dir(out, overwrite=overwrite) as tmp:
         vocab_file = tmp / "vocab.txt"
         vocab_file.write_text("\n".join(tiny_vocabulary()) + "\n", encoding="utf-8")

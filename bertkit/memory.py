@@ -10,8 +10,10 @@ own) on full-length inputs (every text as long as `seq_length`: the worst
 case that dynamic padding can meet) and reports that process's peak resident
 memory; `memory_table` does it for a grid.
 
-What to do when a configuration does not fit, cheapest first: lower
-`batch_size` (and the learning rate with it); lower `seq_length` after checking
+What to do when a configuration does not fit, cheapest first: accumulate
+gradients over micro-batches (`TrainConfig(micro_batch_size=...)`, CLI
+`--micro-batch-size`: the same updates with a micro-batch's activations, a
+little slower); lower `batch_size` (and the learning rate with it); lower `seq_length` after checking
 how many texts it truncates (`EncodedTexts.num_truncated`); train fewer layers
 (`strategy="partial"`: the frozen lower layers keep no activations for the
 backward pass); compute in bfloat16 (`precision="mixed_bfloat16"` on CPUs with
@@ -69,9 +71,22 @@ def _peak_rss_gb() -> float:
 def _child(spec: dict) -> dict:
     """Runs in the fresh process: build, then `steps` training steps on full-length batches."""
     import numpy as np
+    import tensorflow as tf
+    import tf_keras
 
     import bertkit
-    from bertkit import finetune, hub, names
+    from bertkit import accumulation, finetune, hub, names
+
+    class _StepTimer(tf_keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds = []
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self._start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.seconds.append(time.perf_counter() - self._start)
 
     finetune.set_seed(0)
     model = bertkit.build_classifier(
@@ -85,6 +100,7 @@ def _child(spec: dict) -> dict:
     trained = model.token_model
     optimizer, _ = finetune.create_optimizer(2e-5, max(spec["steps"], 1) + 1)
     trained.compile(optimizer=optimizer, loss=finetune.loss())
+    accumulation.install(trained, spec.get("micro_batch_size"))
     baseline = _rss_gb()
     batch, length = spec["batch_size"], spec["seq_length"]
     rng = np.random.default_rng(0)
@@ -96,11 +112,13 @@ def _child(spec: dict) -> dict:
         names.INPUT_TYPE_IDS: np.zeros((batch, length), "int32"),
     }
     labels = rng.integers(0, 2, batch).astype("int32")
-    seconds = []
-    for _ in range(spec["steps"] + 1):  # the first step traces the graph: not timed
-        start = time.perf_counter()
-        trained.train_on_batch(features, labels)
-        seconds.append(time.perf_counter() - start)
+    # `fit` on a repeated batch, as training runs; `train_on_batch` builds a new
+    # dataset per call and its step times stall at random.
+    dataset = tf.data.Dataset.from_tensors((features, labels)).repeat()
+    timer = _StepTimer()
+    # The first step traces the graph: not timed.
+    trained.fit(dataset, steps_per_epoch=spec["steps"] + 1, verbose=0, callbacks=[timer])
+    seconds = timer.seconds
     return {
         "baseline_rss_gb": baseline,
         "peak_rss_gb": _peak_rss_gb(),
@@ -119,6 +137,7 @@ def measure_training_memory(
     precision: str = "float32",
     steps: int = 2,
     timeout: float = 1800,
+    micro_batch_size: int | None = None,
 ) -> dict:
     """Peak resident memory of fine-tuning one configuration, measured in a fresh process.
 
@@ -132,6 +151,8 @@ def measure_training_memory(
         precision: str. As for `build_classifier` (`"float32"`, `"mixed_bfloat16"`, ...).
         steps: int. Timed training steps after the first (tracing) step.
         timeout: float. Seconds before the child process is stopped.
+        micro_batch_size: int or None. Accumulate gradients over micro-batches of
+            this many examples (`bertkit.accumulation`); None: whole batches.
 
     Returns:
         dict with the configuration, `status` (`"ok"`, `"out of memory"` when the
@@ -143,6 +164,9 @@ def measure_training_memory(
     for name, value in (("batch_size", batch_size), ("seq_length", seq_length), ("steps", steps)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}.")
+    from bertkit.accumulation import check_micro_batch_size
+
+    check_micro_batch_size(micro_batch_size, batch_size)
     spec = {
         "preset": str(preset),
         "batch_size": batch_size,
@@ -151,6 +175,7 @@ def measure_training_memory(
         "unfreeze_top": unfreeze_top,
         "precision": precision,
         "steps": steps,
+        "micro_batch_size": micro_batch_size,
     }
     env = dict(os.environ, PYTHONWARNINGS="ignore", TF_CPP_MIN_LOG_LEVEL="2")
     proc = subprocess.run(
@@ -195,13 +220,15 @@ def memory_table(
 def markdown(rows: list[dict]) -> str:
     """A Markdown table of `memory_table` rows (peak RSS in GB, or the failure status)."""
     lines = [
-        "| batch | length | strategy | precision | status | baseline GB | peak GB | s/step |",
-        "|---:|---:|---|---|---|---:|---:|---:|",
+        "| batch | micro-batch | length | strategy | precision | status | baseline GB "
+        "| peak GB | s/step |",
+        "|---:|---:|---:|---|---|---|---:|---:|---:|",
     ]
     for r in rows:
         ok = r["status"] == STATUS_OK
         cells = [
             r["batch_size"],
+            r.get("micro_batch_size") or r["batch_size"],
             r["seq_length"],
             r["strategy"],
             r["precision"],
@@ -223,6 +250,9 @@ def main(argv=None) -> int:
     parser.add_argument("--strategy", default="full", choices=["full", "partial", "freeze"])
     parser.add_argument("--precision", default="float32")
     parser.add_argument("--steps", type=int, default=1)
+    parser.add_argument(
+        "--micro-batch-size", type=int, default=None, help="gradient accumulation (default: off)"
+    )
     parser.add_argument("--json", default=None, help="also write the rows to this JSON file")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -240,6 +270,7 @@ def main(argv=None) -> int:
         strategy=args.strategy,
         precision=args.precision,
         steps=args.steps,
+        micro_batch_size=args.micro_batch_size,
     )
     if args.json:
         from bertkit._atomic import atomic_write_text

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bertkit import checkpoints, classifier, data, evaluate, export, finetune
+from bertkit import checkpoints, classifier, data, evaluate, export, finetune, inputs
 from bertkit.presets import DEFAULT_PRESET
 
 VALIDATION_FRACTION = 0.1
@@ -41,6 +41,7 @@ def train_from_files(
     precision: str = "auto",
     deterministic: bool = False,
     restart: bool = False,
+    micro_batch_size: int | None = None,
 ) -> dict:
     """Loads data, fine-tunes, saves the model directory; returns a JSON-able summary.
 
@@ -50,7 +51,9 @@ def train_from_files(
     Training is resumable: progress is checkpointed after every epoch into
     `checkpoint_dir(output)`; running the same call again after a crash or a
     kill continues after the last completed epoch (`restart=True` discards the
-    checkpoints). They are deleted once the model is saved.
+    checkpoints). They are deleted once the model is saved. `micro_batch_size`
+    (gradient accumulation, see `TrainConfig`) only changes memory, so a run
+    that ran out of memory can resume with a smaller one.
     """
     classifier.validate_strategy(strategy, None, unfreeze_top)
     if os.path.exists(output) and not overwrite:
@@ -77,6 +80,7 @@ def train_from_files(
         learning_rate=learning_rate,
         seed=seed,
         deterministic=deterministic,
+        micro_batch_size=micro_batch_size,
     )
     config.validate()
     finetune.set_seed(seed, deterministic)  # before building: seeds the head's initial weights
@@ -168,7 +172,7 @@ def evaluate_files(
     return metrics
 
 
-def predict_lines(model_dir: str | os.PathLike, lines, batch_size: int = 64):
+def predict_lines(model_dir: str | os.PathLike, lines, batch_size: int = inputs.PREDICT_BATCH_SIZE):
     """Yields one JSON line per input line: text, label, probabilities by class name."""
     if not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(

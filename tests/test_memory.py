@@ -56,5 +56,15 @@ def test_markdown_table_shows_numbers_or_the_failure():
     }
     oom = dict(ok, batch_size=64, seq_length=512, status=memory.STATUS_OOM)
     table = memory.markdown([ok, oom]).splitlines()
-    assert table[2] == "| 8 | 64 | full | float32 | ok | 1.23 | 2.50 | 0.50 |"
-    assert table[3] == "| 64 | 512 | full | float32 | out of memory |  |  |  |"
+    assert table[2] == "| 8 | 8 | 64 | full | float32 | ok | 1.23 | 2.50 | 0.50 |"
+    assert table[3] == "| 64 | 64 | 512 | full | float32 | out of memory |  |  |  |"
+    micro = dict(ok, batch_size=32, micro_batch_size=8)
+    assert memory.markdown([micro]).splitlines()[2].startswith("| 32 | 8 | 64 |")
+
+
+def test_micro_batches_are_measured_and_checked_before_starting_a_process():
+    with pytest.raises(ValueError, match="micro_batch_size must be.*micro_batch_size=9"):
+        memory.measure_training_memory(presets.TINY_PRESET, 8, 16, micro_batch_size=9)
+    row = memory.measure_training_memory(presets.TINY_PRESET, 8, 16, steps=1, micro_batch_size=3)
+    assert row["status"] == memory.STATUS_OK, row.get("error")
+    assert row["micro_batch_size"] == 3 and row["peak_rss_gb"] > row["baseline_rss_gb"]
