@@ -35,6 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 WARMUP_STEPS = 3
 BATCH_SIZE = 32
+PREDICT_BATCH_SIZE = 32
 SEQ_LENGTH = 128
 LABELS = ("negative", "neutral", "positive")
 
@@ -141,8 +142,9 @@ def main(argv=None) -> int:
     )  # prediction time includes tokenizing, as bertkit's exported model does
     test_ids = tokenizer(list(test.review), truncation=True, max_length=SEQ_LENGTH)["input_ids"]
     with torch.no_grad(), autocast:
-        for start in range(0, len(test_ids), 64):
-            ids, mask = batch(test_ids[start : start + 64])
+        # The batch size bertkit predicts with (inputs.PREDICT_BATCH_SIZE), in input order.
+        for start in range(0, len(test_ids), PREDICT_BATCH_SIZE):
+            ids, mask = batch(test_ids[start : start + PREDICT_BATCH_SIZE])
             preds.append(model(ids, mask).argmax(-1).numpy())
     predict_seconds = time.perf_counter() - t0
     pred = np.concatenate(preds)

@@ -54,6 +54,7 @@ import tensorflow as tf  # noqa: E402
 
 from bertkit import names  # noqa: E402
 from bertkit._atomic import atomic_dir  # noqa: E402
+from bertkit.inputs import PREDICT_BATCH_SIZE  # noqa: E402
 
 LABELS_FILE = "labels.json"
 INFO_FILE = "bertkit_model.json"
@@ -351,7 +352,7 @@ class SavedClassifier:
     def predict_proba(
         self,
         texts,
-        batch_size: int = 64,
+        batch_size: int = PREDICT_BATCH_SIZE,
         progress: bool = False,
         sort_window: int = SORT_WINDOW_BATCHES,
     ) -> np.ndarray:
@@ -430,7 +431,7 @@ class SavedClassifier:
         out = self._serve_with_truncation(*feed.values())
         return out["probabilities"].numpy(), int(out["truncated"].numpy().sum())
 
-    def predict(self, texts, batch_size: int = 64) -> list[str]:
+    def predict(self, texts, batch_size: int = PREDICT_BATCH_SIZE) -> list[str]:
         """Predicted class names."""
         probs = self.predict_proba(texts, batch_size)
         return [self.label_names[i] for i in probs.argmax(axis=1)]

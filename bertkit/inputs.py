@@ -78,7 +78,9 @@ def check_texts(texts) -> list:
     bad = [i for i, text in enumerate(texts) if not isinstance(text, str | bytes)]
     if bad:
         first = texts[bad[0]]
-        shown = ", ".join(map(str, bad[:10])) + (f" and {len(bad) - 10} more" if len(bad) > 10 else "")
+        shown = ", ".join(map(str, bad[:10])) + (
+            f" and {len(bad) - 10} more" if len(bad) > 10 else ""
+        )
         raise TypeError(
             f"Every text must be a string. Received: {first!r:.80} of type {type(first).__name__} "
             f"at position{'s' if len(bad) > 1 else ''} {shown} (counting from 0). Drop or fill in "
@@ -179,9 +181,7 @@ def is_pairs(texts) -> bool:
 
 
 def _is_pair(row) -> bool:
-    return (
-        isinstance(row, tuple | list) and len(row) == 2 and all(isinstance(t, str) for t in row)
-    )
+    return isinstance(row, tuple | list) and len(row) == 2 and all(isinstance(t, str) for t in row)
 
 
 def as_pairs(texts) -> TextPairs:
@@ -296,6 +296,10 @@ def encode_for_model(model, texts, batch_size: int = 256) -> EncodedTexts:
 
 # Batch lengths are rounded up to this multiple under XLA (one compiled program per length).
 XLA_LENGTH_MULTIPLE = 32
+# Texts per forward pass when predicting or computing features. On a 2-core CPU,
+# MiniLM-L6 predicts faster at 32 than at 64 or 128 (45 vs 37 vs 33 reviews/s:
+# smaller activations stay in the caches); 16 is as fast as 32.
+PREDICT_BATCH_SIZE = 32
 
 TEXT_SIGNATURE = [tf.TensorSpec([None], tf.string)]
 PAIR_SIGNATURE = [tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.string)]

@@ -23,19 +23,32 @@ def test_flops_per_token_matches_the_issue_estimate():
 def test_quick_benchmark_writes_json_and_markdown(tmp_path, tiny_dir):
     out = tmp_path / "speed.json"
     result = subprocess.run(
-        [sys.executable, str(BENCH), "--quick", "--recipes", "tutorial", "full_fp32",
-         "--out", str(out)],
+        [
+            sys.executable,
+            str(BENCH),
+            "--quick",
+            "--recipes",
+            "tutorial",
+            "full_fp32",
+            "full_fp32_micro8",
+            "--out",
+            str(out),
+        ],
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
-    assert [row["recipe"] for row in report["rows"]] == ["tutorial", "full_fp32"]
+    assert [row["recipe"] for row in report["rows"]] == [
+        "tutorial",
+        "full_fp32",
+        "full_fp32_micro8",
+    ]
     assert report["matmul_peak_gflops"]["float32"] > 0
     for row in report["rows"]:
         assert row["train_examples_per_s"] > 0 and row["real_tokens_per_s"] > 0
         assert 0 <= row["test_accuracy"] <= 1
-        assert row["peak_rss_gb"] > 0.1
+        assert row["peak_rss_gb"] >= row["train_peak_rss_gb"] > 0.1
         assert row["real_tokens_per_s"] / row["train_examples_per_s"] <= bench.SEQ_LENGTH
     table = out.with_suffix(".md").read_text()
     assert "| tutorial |" in table and "| full_fp32 |" in table
