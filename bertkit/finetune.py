@@ -342,6 +342,11 @@ def fit(
 ) -> FitResult:
     """Fine-tunes a `build_classifier` model on texts and integer labels.
 
+    With `validation` and early stopping on (`config.early_stopping_patience`, on by
+    default), the model ends with the weights of the epoch that had the lowest
+    validation loss, also when no early stop happened and all `config.epochs` ran
+    (Keras's `restore_best_weights`); its last epoch's weights are discarded then.
+
     Args:
         model: tf_keras.Model. From `bertkit.build_classifier`.
         train_texts: list of str; for a pair model (`text_pairs=True`) a list of
