@@ -31,6 +31,7 @@ RESULTS = ROOT / "benchmarks" / "results" / "mlm_effect.json"
 def fine_tune(encoder, strategy, seed, train, val, test, labels) -> dict:
     """Test metrics of a classifier fine-tuned from `encoder` with bertkit's defaults."""
     y_train, y_val, y_test = (labels.encode(d.labels) for d in (train, val, test))
+    finetune.set_seed(seed)  # before building: both encoders start from the same head
     model = bertkit.build_classifier(encoder, labels.num_classes, strategy, unfreeze_top=2)
     config = finetune.TrainConfig.for_strategy(strategy, seed=seed)
     result = finetune.fit(

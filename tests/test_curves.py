@@ -6,17 +6,10 @@ import doctest
 
 import numpy as np
 import pytest
+from toy_sentiment import LABELS, TEXTS, VALIDATION
 
 import bertkit
 from bertkit import curves, finetune, inputs, presets
-
-TEXTS = [
-    "good movie", "bad film", "great fun", "awful plot", "nice acting", "terrible",
-    "lovely day", "boring", "superb cast", "dull story", "fine work", "weak ending",
-]  # fmt: skip
-LABELS = [1, 0] * 6
-VALIDATION = (["good fun", "awful film", "nice plot", "boring cast"], [1, 0, 1, 0])
-
 
 # ----------------------------------------------------------------------------- nested_subsets
 

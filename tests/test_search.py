@@ -10,15 +10,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
+from toy_sentiment import LABELS, TEXTS, VALIDATION
 
 from bertkit import finetune, presets, search
 
-TEXTS = [
-    "good movie", "bad film", "great fun", "awful plot", "nice acting", "terrible",
-    "lovely day", "boring", "superb cast", "dull story", "fine work", "weak ending",
-]  # fmt: skip
-LABELS = [1, 0] * 6
-VALIDATION = (["good fun", "awful film", "nice plot", "boring cast"], [1, 0, 1, 0])
 GRID = {"batch_size": [4, 8], "learning_rate": [1e-2, 1e-4], "epochs": [1]}
 
 
