@@ -167,3 +167,35 @@ def test_micro_batches_with_xla_is_rejected():
     config = finetune.TrainConfig(batch_size=8, micro_batch_size=4, jit_compile=True)
     with pytest.raises(ValueError, match="does not work with jit_compile"):
         config.validate()
+
+
+def test_loss_scaling_optimizer_gets_unscaled_summed_gradients(no_dropout_dir):
+    """float16 training wraps the optimizer in a LossScaleOptimizer: the same steps unscaled.
+
+    Plain SGD, whose step is proportional to the gradient: a gradient left scaled by
+    the loss scale (32768) would move the weights 32768 times too far. (Adam would
+    hide that: its step does not depend on the gradient's scale.)
+    """
+    import tf_keras
+
+    from bertkit import inputs
+
+    def train(micro_batch_size, loss_scaling):
+        finetune.set_seed(0)
+        model = classifier.build_classifier(
+            str(no_dropout_dir), 3, "full", dropout=0.0, seq_length=16, precision="float32"
+        )
+        optimizer = tf_keras.optimizers.SGD(0.1)
+        if loss_scaling:
+            optimizer = tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
+        model.token_model.compile(optimizer=optimizer, loss=finetune.loss())
+        accumulation.install(model.token_model, micro_batch_size)
+        dataset = inputs.make_dataset(inputs.encode_for_model(model, TEXTS), LABELS, 8)
+        model.token_model.fit(dataset, epochs=2, verbose=0)
+        return model.token_model.get_weights(), optimizer
+
+    scaled, optimizer = train(3, loss_scaling=True)
+    assert float(optimizer.loss_scale) > 1  # the loss really was scaled
+    plain, _ = train(None, loss_scaling=False)
+    for got, want in zip(scaled, plain, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5)
