@@ -13,11 +13,12 @@ memory; `memory_table` does it for a grid.
 What to do when a configuration does not fit, cheapest first: accumulate
 gradients over micro-batches (`TrainConfig(micro_batch_size=...)`, CLI
 `--micro-batch-size`: the same updates with a micro-batch's activations, a
-little slower); lower `batch_size` (and the learning rate with it); lower `seq_length` after checking
-how many texts it truncates (`EncodedTexts.num_truncated`); train fewer layers
-(`strategy="partial"`: the frozen lower layers keep no activations for the
-backward pass); compute in bfloat16 (`precision="mixed_bfloat16"` on CPUs with
-native bf16, fp16 on GPUs); distil into a smaller student (`bertkit.distill`).
+little slower); lower `batch_size` (and the learning rate with it); lower
+`seq_length` after checking how many texts it truncates
+(`EncodedTexts.num_truncated`); train fewer layers (`strategy="partial"`: the
+frozen lower layers keep no activations for the backward pass); compute in
+bfloat16 (`precision="mixed_bfloat16"` on CPUs with native bf16, fp16 on GPUs);
+distil into a smaller student (`bertkit.distill`).
 
 Examples:
 >>> row = measure_training_memory("tiny_random_en_uncased", batch_size=4, seq_length=16, steps=1)
@@ -71,7 +72,7 @@ def _peak_rss_gb() -> float:
 def _child(spec: dict) -> dict:
     """Runs in the fresh process: build, then `steps` training steps on full-length batches."""
     import numpy as np
-    import tensorflow as tf
+    import tensorflow as tf  # set up already: this module's package, bertkit, is imported
     import tf_keras
 
     import bertkit
