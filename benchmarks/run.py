@@ -84,25 +84,20 @@ def flops_per_token(config: dict, mean_length: float, trained_layers: int) -> fl
     return layers * per_layer + 2 * trained_layers * per_layer
 
 
-def _peak_rss_gb() -> float:
-    """This process's own peak RSS (VmHWM; `ru_maxrss` would include the parent's peak)."""
-    from bertkit import memory
-
-    return memory._peak_rss_gb()
-
-
 class _StepTimer:
     """Keras callback: wall time of training steps after the first WARMUP_STEPS."""
 
     def __new__(cls):
         import tf_keras
 
+        from bertkit import memory
+
         class Timer(tf_keras.callbacks.Callback):
             def on_train_begin(self, logs=None):
                 self.durations, self._t = [], None
 
             def on_train_end(self, logs=None):
-                self.train_peak_rss_gb = _peak_rss_gb()  # building + training, nothing after
+                self.train_peak_rss_gb = memory.peak_rss_gb()  # build + training, nothing after
 
             def on_train_batch_begin(self, batch, logs=None):
                 self._t = time.perf_counter()
@@ -226,7 +221,7 @@ def run_recipe(recipe: str, preset: str, epochs: int, quick: bool, n_train=None)
     import numpy as np
 
     import bertkit  # noqa: F401  (legacy Keras, tensorflow_text)
-    from bertkit import classifier, converter, evaluate, hub
+    from bertkit import classifier, converter, evaluate, hub, memory
 
     train, test, labels = _load_data(quick, n_train)
     timer = _StepTimer()
@@ -270,7 +265,7 @@ def run_recipe(recipe: str, preset: str, epochs: int, quick: bool, n_train=None)
         "test_macro_f1": metrics["macro_f1"],
         "predict_examples_per_s": len(test.texts) / predict_seconds,
         "train_peak_rss_gb": timer.train_peak_rss_gb,
-        "peak_rss_gb": _peak_rss_gb(),
+        "peak_rss_gb": memory.peak_rss_gb(),
         "epochs": epochs,
         "n_train": len(lengths),
         "mean_real_length": float(lengths.mean()),

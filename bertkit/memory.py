@@ -48,10 +48,10 @@ def _rss_gb() -> float:
             pages = int(statm.read().split()[1])
         return pages * os.sysconf("SC_PAGE_SIZE") / 2**30
     except (OSError, ValueError):
-        return _peak_rss_gb()
+        return peak_rss_gb()
 
 
-def _peak_rss_gb() -> float:
+def peak_rss_gb() -> float:
     """This process's peak resident memory in GB.
 
     Linux's `VmHWM` (high-water mark) belongs to this process's own memory map. `ru_maxrss`
@@ -122,7 +122,7 @@ def _child(spec: dict) -> dict:
     seconds = timer.seconds
     return {
         "baseline_rss_gb": baseline,
-        "peak_rss_gb": _peak_rss_gb(),
+        "peak_rss_gb": peak_rss_gb(),
         "seconds_per_step": float(np.median(seconds[1:])) if len(seconds) > 1 else seconds[0],
         "precision": model.precision,
         "trainable_params": int(sum(np.prod(v.shape) for v in trained.trainable_variables)),
