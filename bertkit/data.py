@@ -19,8 +19,14 @@ Bad-input policy (the same for every loader):
 - A missing or empty label raises `ValueError` listing the places. Labels are
   never dropped silently, whatever `on_bad_text` says.
 - Labels become strings: `0`/`1` ints become `"0"`/`"1"`, integral floats
-  (pandas turns an int column with a gap into floats) become `"1"`, not
-  `"1.0"`; surrounding whitespace is stripped (`" pos"` is `"pos"`).
+  (pandas turns an int column with a gap into floats) and integral decimals
+  written as text (`"3.0"` in a CSV) become `"3"`, so `3`, `3.0`, `"3"` and
+  `"3.0"` are one class; surrounding whitespace is stripped (`" pos"` is
+  `"pos"`). A label that is a list or dict (one-hot, nested JSON) is an error.
+- Files are recognised by content and extension (`bertkit.formats`): CSV/TSV
+  (separator sniffed unless `sep=` is given), Parquet and JSON Lines; other
+  formats (Excel, binary) raise `ValueError` saying how to convert them.
+- Duplicate column names (`text,text,label`) raise `ValueError` naming them.
 - Invalid UTF-8 in a CSV raises `ValueError` naming the byte offset and line;
   pass `encoding_errors="replace"` to read it anyway. Files in a text folder
   are read with invalid bytes replaced, and a warning counts those files.
@@ -63,7 +69,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from bertkit import _env
+from bertkit import _env, formats
 
 _env.setup()
 
@@ -71,8 +77,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 ON_BAD_TEXT = ("error", "drop")
-TSV_SUFFIXES = (".tsv", ".tab")
-COMPRESSION_SUFFIXES = (".gz", ".bz2", ".zip", ".xz", ".zst", ".tar")
 TFDS_PREFIX = "tfds:"
 TFDS_UNLABELLED = -1  # TFDS marks examples without a label (e.g. GLUE test splits) with -1.
 MAX_LISTED = 10
@@ -147,12 +151,20 @@ def _is_missing(value) -> bool:
     return bool(missing) if isinstance(missing, bool | np.bool_) else False
 
 
+_INTEGRAL_DECIMAL = re.compile(r"([+-]?\d+)\.0*")
+
+
 def _label_to_str(value) -> str | None:
     """Returns a label as a stripped string, or None when it is missing or empty.
 
+    The one place labels are canonicalised: integral numbers lose their
+    fractional zeros whether they come as floats or as text (`"3.0"` is `"3"`).
+
     Examples:
-    >>> [_label_to_str(v) for v in (1, 1.0, 2.5, " pos ", float("nan"), "", True)]
-    ['1', '1', '2.5', 'pos', None, None, 'True']
+    >>> [_label_to_str(v) for v in (1, 1.0, "1.0", " 2.00 ", "2.5", " pos ", float("nan"), "")]
+    ['1', '1', '1', '2', '2.5', 'pos', None, None]
+    >>> _label_to_str(True), _label_to_str("007"), _label_to_str("1e3")
+    ('True', '007', '1e3')
     """
     if _is_missing(value):
         return None
@@ -167,6 +179,9 @@ def _label_to_str(value) -> str | None:
     else:
         text = str(value)
     text = text.strip()
+    integral = _INTEGRAL_DECIMAL.fullmatch(text)
+    if integral:
+        text = integral[1]
     return text or None
 
 
@@ -218,14 +233,31 @@ def _missing_column_error(kind: str, column, columns: list, source: str) -> Valu
         if close:
             message += f" Did you mean {by_lower[close[0]]!r}?"
     if len(columns) == 1 and isinstance(columns[0], str):
-        for sep, name in (("\t", "sep='\\t'"), (",", "sep=','"), (";", "sep=';'")):
+        for sep, name, flag in (("\t", "sep='\\t'", "tab"), *((c, f"sep={c!r}", c) for c in ",;|")):
             if sep in columns[0]:
                 message += (
                     f" The file was read as a single column whose name contains {sep!r}: "
-                    f"pass {name} if that is the separator."
+                    f"pass {name} (--sep '{flag}' on the CLI) if that is the separator."
                 )
                 break
     return ValueError(message)
+
+
+def _check_unique_columns(columns: list, source: str) -> None:
+    """Raises when a column name occurs twice (pandas would silently use the first).
+
+    Args:
+        columns: list. The column names as written in the file or frame.
+        source: str. Where they came from, for the message.
+    """
+    duplicates = [name for name, count in Counter(columns).items() if count > 1]
+    if duplicates:
+        raise ValueError(
+            f"Column names must be unique: {source} has "
+            f"{_format_places([repr(d) for d in duplicates])} more than "
+            f"once. Received: columns {columns}. Rename or remove the duplicate columns so "
+            "it is clear which one holds the texts and which the labels."
+        )
 
 
 def _check_frame(
@@ -252,6 +284,7 @@ def _check_frame(
     """
     _check_on_bad_text(on_bad_text)
     columns = list(frame.columns)
+    _check_unique_columns(columns, source)
     if text_column not in frame.columns:
         raise _missing_column_error("text", text_column, columns, source)
     if label_column is not None and label_column not in frame.columns:
@@ -308,12 +341,21 @@ def _check_frame(
     labels = None
     if label_column is not None:
         raw_labels = frame[label_column].tolist()
-        labels, missing = [], []
+        labels, missing, nested = [], [], []
         for position in keep:
+            if isinstance(raw_labels[position], list | tuple | dict | np.ndarray):
+                nested.append(position)
             label = _label_to_str(raw_labels[position])
             if label is None:
                 missing.append(position)
             labels.append(label)
+        if nested:
+            raise ValueError(
+                f"Label column {label_column!r} of {source} holds lists or dicts, not one label "
+                f"per example. Received: {raw_labels[nested[0]]!r} in {places_are} "
+                f"{_format_places([place_of(p) for p in nested])}.{places_note} Give each "
+                "example one class name or id (for one-hot labels, the index of the 1)."
+            )
         if missing:
             raise ValueError(
                 f"Label column {label_column!r} of {source} has {len(missing)} missing or empty "
@@ -370,13 +412,6 @@ def from_dataframe(
     )
 
 
-def _csv_separator(path: Path) -> str:
-    suffixes = [s.lower() for s in path.suffixes]
-    while suffixes and suffixes[-1] in COMPRESSION_SUFFIXES:
-        suffixes.pop()
-    return "\t" if suffixes and suffixes[-1] in TSV_SUFFIXES else ","
-
-
 def _first_invalid_utf8(path: Path) -> tuple[int, int, bytes]:
     """Returns (byte offset, line number, bad bytes) of the first invalid UTF-8 in `path`."""
     raw = path.read_bytes()
@@ -402,8 +437,9 @@ def load_csv(
         text_column: str. Header of the column with the texts.
         label_column: str | None. Header of the column with the labels;
             `None` for unlabelled data.
-        sep: str | None. Field separator; `None` picks `"\\t"` for `.tsv`/`.tab`
-            files and `","` otherwise.
+        sep: str | None. Field separator, one character; `None` picks `"\\t"`
+            for `.tsv`/`.tab` files and otherwise sniffs `,` `;` `\\t` or `|`
+            from the first lines (`","` when unsure).
         on_bad_text: str. `"error"` raises on missing, empty or whitespace-only
             texts, naming the rows (spreadsheet numbering: header is row 1);
             `"drop"` drops them with a warning.
@@ -433,18 +469,26 @@ def load_csv(
             "For one sub-folder of .txt files per class use load_text_directory(path) "
             "or load(path)."
         )
-    if sep is None:
-        sep = _csv_separator(path)
-    kind = "TSV" if sep == "\t" else "CSV"
-    try:
-        frame = pd.read_csv(
-            path,
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,  # "NA"/"None"/"null" stay values; empty cells become "".
-            encoding="utf-8",
-            encoding_errors=encoding_errors,
+    _check_sep(sep)
+    fmt = formats.detect(path)
+    if fmt.kind != "csv":
+        raise ValueError(
+            f"Expected a CSV/TSV file but got {fmt.kind.replace('_', ' ')}. Received: "
+            f"path={str(path)!r}. Use data.load(path), which reads Parquet and JSON Lines too."
         )
+    if sep is None:
+        sep = formats.sniff_separator(fmt.sample, path)
+    kind = "TSV" if sep == "\t" else "CSV"
+    read = dict(
+        sep=sep,
+        dtype=str,
+        keep_default_na=False,  # "NA"/"None"/"null" stay values; empty cells become "".
+        encoding="utf-8",
+        encoding_errors=encoding_errors,
+        compression=fmt.compression or "infer",
+    )
+    try:
+        frame = pd.read_csv(path, **read)
     except pd.errors.EmptyDataError as err:
         raise ValueError(
             f"The data file is empty. Received: path={str(path)!r} ({path.stat().st_size} bytes, "
@@ -470,6 +514,10 @@ def load_csv(
             f"{list(frame.columns)}, sep={sep!r}. Quote texts that contain the separator, "
             "fix the header, or pass the right sep=."
         )
+    if any(re.fullmatch(r".+\.\d+", str(c)) for c in frame.columns):  # pandas renames dup to dup.1
+        _check_unique_columns(
+            pd.read_csv(path, header=None, nrows=1, **read).iloc[0].tolist(), str(path)
+        )
     return _check_frame(
         frame,
         text_column,
@@ -481,6 +529,15 @@ def load_csv(
         places_note=" Rows are numbered as in a spreadsheet: the header is row 1, the first "
         "data row is row 2.",
     )
+
+
+def _check_sep(sep) -> None:
+    """Raises unless `sep` is None or one character."""
+    if sep is not None and not (isinstance(sep, str) and len(sep) == 1):
+        raise ValueError(
+            f"sep must be one character. Received: sep={sep!r}. Use e.g. sep=';' or "
+            "sep='\\t' (--sep ';' or --sep tab on the command line), or None to sniff it."
+        )
 
 
 def load_text_directory(path: str | os.PathLike, on_bad_text: str = "error") -> TextDataset:
@@ -709,9 +766,10 @@ def load(
     source,
     text_column: str = "text",
     label_column: str | None = "label",
+    sep: str | None = None,
     **kwargs,
 ) -> TextDataset:
-    """Loads labelled text from a DataFrame, folder, TFDS name or CSV/TSV file.
+    """Loads labelled text from a DataFrame, folder, TFDS name or data file.
 
     Dispatch:
 
@@ -721,6 +779,8 @@ def load(
     - a string `"tfds:NAME[:VERSION][:SPLIT]"` goes to `load_tfds`
       (`"tfds:glue/sst2:validation"`); `text_column` is the text feature,
       except that the default `"text"` means "the only string feature";
+    - a Parquet or JSON (Lines) file, recognised by `formats.detect`, is read
+      with pandas (rows count from 0; JSON Lines lines from 1);
     - anything else is a CSV/TSV path for `load_csv`.
 
     Args:
@@ -728,13 +788,25 @@ def load(
         text_column: str. Column (or TFDS feature) holding the texts.
         label_column: str | None. Column (or TFDS feature) holding the labels;
             `None` for unlabelled data.
-        **kwargs: Passed on to the loader (`sep`, `on_bad_text`, `split`, ...).
+        sep: str | None. Separator of a CSV/TSV file; `None` sniffs it (see `load_csv`).
+        **kwargs: Passed on to the loader (`on_bad_text`, `split`, ...).
 
     Examples:
     >>> load(pd.DataFrame({"text": ["a", "b"], "label": ["x", "y"]})).labels
     ['x', 'y']
     >>> load("tfds:imdb_reviews:test", download=False)  # doctest: +SKIP
     """
+    _check_sep(sep)
+    if sep is not None and not (
+        isinstance(source, str | os.PathLike)
+        and Path(source).expanduser().is_file()
+        and formats.detect(Path(source).expanduser()).kind == "csv"
+    ):
+        raise ValueError(
+            f"sep only applies to CSV/TSV files. Received: sep={sep!r} for "
+            f"{source if isinstance(source, str | os.PathLike) else type(source).__name__!r}. "
+            "Drop sep (--sep on the command line) for this source."
+        )
     if isinstance(source, pd.DataFrame):
         return from_dataframe(source, text_column, label_column, **kwargs)
     if isinstance(source, str) and source.startswith(TFDS_PREFIX):
@@ -761,9 +833,43 @@ def load(
             f"Received: {type(source).__name__}. For in-memory lists use "
             "pd.DataFrame({'text': texts, 'label': labels})."
         )
-    if Path(source).expanduser().is_dir():
+    path = Path(source).expanduser()
+    if path.is_dir():
         return load_text_directory(source, **kwargs)
-    return load_csv(source, text_column, label_column, **kwargs)
+    if path.is_file() and (fmt := formats.detect(path)).kind != "csv":
+        return _load_table(path, fmt, text_column, label_column, **kwargs)
+    return load_csv(source, text_column, label_column, sep=sep, **kwargs)
+
+
+def _load_table(
+    path: Path,
+    fmt: formats.FileFormat,
+    text_column,
+    label_column,
+    on_bad_text: str = "error",
+    encoding_errors: str = "strict",
+) -> TextDataset:
+    """Loads a Parquet or JSON (Lines) file by the module's bad-input policy.
+
+    Args:
+        path: Path. The file.
+        fmt: formats.FileFormat. What `formats.detect(path)` found.
+        text_column: column name. Where the texts are.
+        label_column: column name or None. Where the labels are.
+        on_bad_text: str. `"error"` or `"drop"`.
+        encoding_errors: str. How to treat invalid UTF-8 in JSON.
+    """
+    _check_on_bad_text(on_bad_text)
+    frame = formats.read_table(path, fmt, encoding_errors)
+    if fmt.kind == "json_lines":
+        numbering = dict(place_of=lambda p: p + 1, places_are="lines", places_note="")
+    else:
+        numbering = dict(
+            place_of=lambda p: p,
+            places_are="rows",
+            places_note=" Rows count from 0, as in frame.iloc[...].",
+        )
+    return _check_frame(frame, text_column, label_column, str(path), on_bad_text, **numbering)
 
 
 # --------------------------------------------------------------------------- labels

@@ -7,6 +7,7 @@ import doctest
 import gzip
 import json
 import os
+import re
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -134,8 +135,8 @@ def test_wrong_label_column_lists_available_columns(tmp_path):
 
 def test_tsv_read_as_csv_hints_at_the_separator(tmp_path):
     path = write_text(tmp_path / "data.csv", "text\tlabel\na\tx\n")
-    with pytest.raises(ValueError, match=r"sep='\\t'"):
-        data.load_csv(path)
+    with pytest.raises(ValueError, match=r"sep='\\t' \(--sep 'tab' on the CLI\)"):
+        data.load_csv(path, sep=",")
 
 
 def test_bad_texts_raise_with_spreadsheet_row_numbers(tmp_path):
@@ -207,6 +208,126 @@ def test_rows_with_too_many_fields_are_a_parse_error(tmp_path):
 def test_first_row_with_an_extra_field_is_not_silently_an_index(tmp_path):
     path = write_text(tmp_path / "d.csv", "text,label\nI liked it, a lot,pos\nmeh, ok,neg\n")
     with pytest.raises(ValueError, match="more fields than the header"):
+        data.load_csv(path)
+
+
+def test_labels_3_and_3_point_0_are_one_class(tmp_path):
+    path = write_text(tmp_path / "d.csv", "text,label\na,3\nb,3.0\nc, 4.00 \nd,x\n")
+    dataset = data.load_csv(path)
+    assert dataset.labels == ["3", "3", "4", "x"]
+    assert LabelEncoder.fit(dataset.labels).classes == ["3", "4", "x"]
+
+
+def test_semicolon_csv_is_sniffed_without_sep(tmp_path):
+    path = write_text(tmp_path / "d.csv", "text;label\nhello, world;pos\nbye;neg\n")
+    for dataset in (data.load(path), data.load(path, sep=";")):
+        assert dataset.texts == ["hello, world", "bye"]
+        assert dataset.labels == ["pos", "neg"]
+
+
+@pytest.mark.parametrize("sep", ["|", "\t"])
+def test_other_separators_are_sniffed_in_a_csv_named_file(tmp_path, sep):
+    path = write_text(tmp_path / "d.txt", f"text{sep}label\nhello, world{sep}pos\nbye{sep}neg\n")
+    assert data.load_csv(path).texts == ["hello, world", "bye"]
+
+
+def test_semicolons_in_texts_do_not_make_a_comma_csv_a_semicolon_one(tmp_path):
+    rows = "".join(f'"one; two; {i}",pos\n' for i in range(5))
+    path = write_text(tmp_path / "d.csv", "text,label\n" + rows)
+    assert data.load_csv(path).texts[0] == "one; two; 0"
+
+
+def test_sep_must_be_one_character_and_only_for_delimited_files(tmp_path):
+    path = write_text(tmp_path / "d.csv", "text,label\na,x\nb,y\n")
+    with pytest.raises(ValueError, match=r"sep must be one character\. Received: sep=';;'"):
+        data.load(path, sep=";;")
+    with pytest.raises(ValueError, match=r"sep only applies to CSV/TSV files"):
+        data.load(pd.DataFrame({"text": ["a"], "label": ["x"]}), sep=",")
+
+
+def test_duplicate_column_names_are_refused_not_first_one_used(tmp_path):
+    path = write_text(tmp_path / "d.csv", "text,label,text\na,x,b\nc,y,d\n")
+    with pytest.raises(ValueError, match=r"'text' more than once\. Received: columns "):
+        data.load_csv(path)
+    frame = pd.DataFrame([["a", "x", "b"]], columns=["text", "label", "label"])
+    with pytest.raises(ValueError, match=r"'label' more than once"):
+        data.from_dataframe(frame)
+    # A column really called "text.1" is not a duplicate.
+    path = write_text(tmp_path / "e.csv", "text,text.1,label\na,b,x\n")
+    assert data.load_csv(path).texts == ["a"]
+
+
+# --------------------------------------------------------------------------- formats
+
+
+FRAME = pd.DataFrame({"text": ["007", "Loved it", "2020-01-01"], "label": [3, 3.0, 4]})
+
+
+@pytest.mark.parametrize("name", ["d.parquet", "parquet_named.csv"])
+def test_parquet_is_read_not_called_invalid_utf8(tmp_path, name):
+    FRAME.to_parquet(tmp_path / name)
+    dataset = data.load(tmp_path / name)
+    assert dataset.texts == ["007", "Loved it", "2020-01-01"]
+    assert dataset.labels == ["3", "3", "4"]
+    with pytest.raises(ValueError, match=r"got parquet\. .* Use data\.load\(path\)"):
+        data.load_csv(tmp_path / name)
+
+
+@pytest.mark.parametrize(
+    "name, orient, lines",
+    [("d.jsonl", "records", True), ("d.json", "records", True), ("d.json", "records", False)]
+    + [("d.json", "columns", False)],
+)
+def test_json_is_read_as_records_not_as_fake_columns(tmp_path, name, orient, lines):
+    FRAME.to_json(tmp_path / name, orient=orient, lines=lines)
+    dataset = data.load(tmp_path / name)
+    assert dataset.texts == ["007", "Loved it", "2020-01-01"]  # strings stay strings
+    assert dataset.labels == ["3", "3", "4"]
+
+
+def test_json_lines_bad_texts_and_nested_labels_name_the_lines(tmp_path):
+    path = write_text(tmp_path / "d.jsonl", '{"text": "a", "label": 1}\n{"text": "", "label": 0}\n')
+    with pytest.raises(ValueError, match=r"empty or whitespace-only in lines 2\."):
+        data.load(path)
+    path = write_text(tmp_path / "e.jsonl", '{"text": "a", "label": [0, 1]}\n')
+    with pytest.raises(ValueError, match=r"holds lists or dicts.*Received: \[0, 1\] in lines 1"):
+        data.load(path)
+    path = write_text(tmp_path / "f.jsonl", '{"text": "a", "label": 1}\nnot json\n')
+    with pytest.raises(ValueError, match=r"Could not parse .* as JSON Lines"):
+        data.load(path)
+
+
+def test_gzip_named_csv_is_decompressed(tmp_path):
+    path = write_bytes(tmp_path / "d.csv", gzip.compress(b"text;label\na;x\nb;y\n"))
+    assert data.load(path).labels == ["x", "y"]
+
+
+def _xlsx(path):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    return path
+
+
+@pytest.mark.parametrize(
+    "name, make, what",
+    [
+        ("d.xlsx", _xlsx, r"an Excel workbook \(\.xlsx\)"),
+        ("xlsx_named.csv", _xlsx, r"an Excel workbook \(\.xlsx\)"),
+        ("d.bin", lambda p: write_bytes(p, b"\x00\x01\x02\xff" * 10), "a binary file"),
+        ("d.xls", lambda p: write_bytes(p, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(8)), "xls"),
+        ("d.parquet", lambda p: write_text(p, "text,label\na,x\n"), "not a Parquet file"),
+    ],
+)
+def test_unsupported_formats_say_what_they_are_and_what_is_supported(tmp_path, name, make, what):
+    path = make(tmp_path / name)
+    with pytest.raises(ValueError, match="Unsupported data file format") as info:
+        data.load(path)
+    assert re.search(what, str(info.value))
+    assert "Parquet (.parquet) and JSON Lines (.jsonl" in str(info.value)
+    with pytest.raises(ValueError, match="Unsupported data file format"):
         data.load_csv(path)
 
 
@@ -493,6 +614,12 @@ def test_label_encoder_round_trip():
     assert ids.tolist() == [2, 0, 1, 2]
     assert encoder.decode(ids) == labels
     assert encoder.decode(np.array([[0], [2]])) == ["neg", "pos"]
+
+
+def test_label_encoder_fit_treats_1_and_1_point_0_as_one_class():
+    encoder = LabelEncoder.fit(["1", "1.0", "x", 1, 1.0])
+    assert encoder.classes == ["1", "x"]
+    assert encoder.encode(["1.0", 1, "x"]).tolist() == [0, 0, 1]
 
 
 def test_label_encoder_int_labels_keep_their_values_as_ids():
