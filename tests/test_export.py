@@ -105,3 +105,88 @@ def test_length_sorted_prediction_keeps_the_input_order(trained, tmp_path):
 def test_length_sorted_batches_group_similar_lengths():
     batches = export._length_sorted_batches(["aaaa", "b", "cc", "ddd", ("x", "yyyy")], 2)
     assert [b.tolist() for b in batches] == [[1, 2], [3, 0], [4]]
+
+
+def test_overwrite_refuses_a_directory_holding_user_files(trained, tmp_path):
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "train.csv").write_text("text,label\nhi,a\n")
+    (project / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="did not write.*notes.txt, train.csv"):
+        export.save_model(trained, project, ["a", "b", "c"], overwrite=True)
+    assert sorted(p.name for p in project.iterdir()) == ["notes.txt", "train.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]  # no temp dir left
+
+
+def test_overwrite_refuses_a_model_directory_with_a_user_file_added(trained, tmp_path):
+    directory = export.save_model(trained, tmp_path / "model", ["a", "b", "c"])
+    (directory / "results.csv").write_text("mine")
+    with pytest.raises(FileExistsError, match="holding results.csv"):
+        export.save_model(trained, directory, ["a", "b", "c"], overwrite=True)
+    (directory / "results.csv").unlink()
+    export.save_model(trained, directory, ["x", "y", "z"], overwrite=True)
+    assert export.load_model(directory).label_names == ["x", "y", "z"]
+
+
+def test_overwrite_refuses_a_regular_file(trained, tmp_path):
+    target = tmp_path / "model"
+    target.write_text("precious")
+    with pytest.raises(FileExistsError, match="is a file, not a directory"):
+        export.save_model(trained, target, ["a", "b", "c"], overwrite=True)
+    assert target.read_text() == "precious"
+
+
+def test_duplicate_class_names_are_refused(trained, tmp_path):
+    with pytest.raises(ValueError, match=r"distinct.*\['a'\] repeated"):
+        export.save_model(trained, tmp_path / "m", ["a", "b", "a"])
+    assert not (tmp_path / "m").exists()
+
+
+def test_labels_json_that_disagrees_with_the_saved_model_is_refused(trained, tmp_path):
+    directory = export.save_model(trained, tmp_path / "model", ["a", "b", "c"])
+    for edited in (["c", "b", "a"], ["a", "b"]):
+        (directory / "labels.json").write_text(json.dumps(edited))
+        with pytest.raises(ValueError, match="does not match the class names saved inside"):
+            export.load_model(directory)
+
+
+def test_model_path_that_is_a_file_says_it_is_a_file(tmp_path):
+    path = tmp_path / "train.csv"
+    path.write_text("text,label\n")
+    with pytest.raises(FileNotFoundError, match="it is a file"):
+        export.load_model(path)
+
+
+def _file_writing_model(directory, leak):
+    """A model directory whose serving function writes its input texts to `leak`."""
+    import tensorflow as tf
+
+    class Module(tf.Module):
+        def __init__(self):
+            self.label_names = tf.Variable(["a", "b"], dtype=tf.string, trainable=False)
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+        def serve(self, text):
+            tf.io.write_file(str(leak), tf.strings.reduce_join(text, separator="\n"))
+            logits = tf.zeros([tf.shape(text)[0], 2])
+            return {"logits": logits, "probabilities": tf.nn.softmax(logits)}
+
+    module = Module()
+    tf.saved_model.save(module, str(directory), signatures={"serving_default": module.serve})
+    (directory / "labels.json").write_text(json.dumps(["a", "b"]))
+    return directory
+
+
+def test_model_that_writes_files_is_refused_unless_trusted(tmp_path):
+    leak = tmp_path / "leak.txt"
+    directory = _file_writing_model(tmp_path / "model", leak)
+    with pytest.raises(export.trust.UntrustedModelError, match="WriteFile.*trust_model=True"):
+        export.load_model(directory).predict(["secret"])
+    assert not leak.exists()
+    assert export.load_model(directory, trust_model=True).predict(["secret"]) == ["a"]
+    assert leak.read_text() == "secret"
+
+
+def test_exported_model_passes_the_trust_scan(trained, tmp_path):
+    directory = export.save_model(trained, tmp_path / "model", ["a", "b", "c"])
+    assert export.trust.scan(directory) == []
