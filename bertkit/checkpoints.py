@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +112,26 @@ def load_state(directory: str | os.PathLike, expected_fingerprint: str) -> Resum
     return state
 
 
+def announce_resume(state: ResumeState, epochs: int, directory: str | os.PathLike) -> None:
+    """Prints to stderr that a run continues from `directory` (before it restores anything).
+
+    Args:
+        state: ResumeState. From `load_state`.
+        epochs: int. The run's total number of epochs.
+        directory: path. The checkpoint directory.
+    """
+    if state.stopped or state.epoch >= epochs:
+        what = "nothing left to train: restoring the finished run"
+    else:
+        what = "training the remaining epochs"
+    print(
+        f"Resuming after epoch {state.epoch} of {epochs} from {directory} ({what}). "
+        "Start over instead with resume=False (CLI: --restart).",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def _trackable(model, optimizer) -> tf.train.Checkpoint:
     return tf.train.Checkpoint(model=model, optimizer=optimizer)
 
@@ -175,9 +196,7 @@ class TrainingCheckpoint(tf_keras.callbacks.Callback):
         self.run_fingerprint = run_fingerprint
         self.early_stopping = early_stopping
         self.history = {k: list(v) for k, v in (state.history if state else {}).items()}
-        self.best = (
-            state.early_stopping["best"] if state and state.early_stopping else float("inf")
-        )
+        self.best = state.early_stopping["best"] if state and state.early_stopping else float("inf")
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}

@@ -25,7 +25,7 @@ _env.setup()
 
 import tf_keras  # noqa: E402
 
-from bertkit import finetune, inputs  # noqa: E402
+from bertkit import finetune, inputs, preflight  # noqa: E402
 
 
 def nested_subsets(labels, fractions: Sequence[float], seed: int = 0) -> dict[float, np.ndarray]:
@@ -127,7 +127,7 @@ def fit_head(
     config = config or finetune.TrainConfig.for_strategy("freeze")
     config.validate()
     finetune.set_seed(config.seed, config.deterministic)
-    features, labels = _check_features(model, features, labels, "features")
+    features, labels = _check_features(model, features, labels, "Training")
     class_weight = (
         finetune.balanced_class_weights(labels, model.head.output_shape[-1])
         if config.class_weight
@@ -139,11 +139,14 @@ def fit_head(
     )
     if getattr(model, "precision", "float32") == "mixed_float16":
         optimizer = tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
-    timer = finetune.EpochTimer()
-    callbacks = [timer, *(callbacks or [])]
     val_data = None
     if validation is not None:
-        val_features, val_labels = _check_features(model, *validation, "validation features")
+        val_features, val_labels = _check_features(
+            model, *preflight.split_validation(validation), "Validation"
+        )
+    timer = finetune.EpochTimer()
+    callbacks = [preflight.StopOnNonFiniteLoss(config.learning_rate), timer, *(callbacks or [])]
+    if validation is not None:
         val_data = finetune.feature_dataset(val_features, val_labels, 64, None)
         if config.early_stopping_patience is not None:
             callbacks.append(
@@ -154,9 +157,7 @@ def fit_head(
                 )
             )
     seed = config.seed if config.shuffle else None
-    train_ds = finetune.feature_dataset(
-        features, labels, config.batch_size, seed, 0, config.epochs
-    )
+    train_ds = finetune.feature_dataset(features, labels, config.batch_size, seed, 0, config.epochs)
     model.head.compile(
         optimizer=optimizer,
         loss=finetune.loss(),
@@ -187,25 +188,22 @@ def fit_head(
 
 
 def _check_features(model, features, labels, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """Validates `(features, labels)` against the head; returns float32 and int32 arrays."""
+    """Validates `(features, labels)` against the head; returns float32 and int32 arrays.
+
+    Args:
+        model: tf_keras.Model. A `build_classifier` model with strategy "freeze".
+        features: array-like. Encoder feature rows.
+        labels: array-like of int. One class id per row (`preflight.check_label_ids`).
+        name: str. Which data this is, for the messages ("Training", "Validation").
+    """
     features = np.asarray(features, dtype=np.float32)
-    labels = np.asarray(labels, dtype=np.int32)
     hidden = int(model.head.input_shape[-1])
-    num_classes = int(model.head.output_shape[-1])
     if features.ndim != 2 or features.shape[1] != hidden:
         raise ValueError(
-            f"{name} must have shape (n, {hidden}), one encoder feature row per example. "
-            f"Received: shape {features.shape}. Compute them with "
+            f"{name} features must have shape (n, {hidden}), one encoder feature row per "
+            f"example. Received: shape {features.shape}. Compute them with "
             "finetune.compute_features(model, inputs.encode_texts(model, texts))."
         )
-    if len(features) != len(labels) or len(labels) == 0:
-        raise ValueError(
-            f"{name} and labels must be non-empty and of the same length. Received: "
-            f"{len(features)} rows and {len(labels)} labels. Pass one label per row."
-        )
-    if labels.min() < 0 or labels.max() >= num_classes:
-        raise ValueError(
-            f"Label ids must be in [0, {num_classes}). Received: min={labels.min()}, "
-            f"max={labels.max()}. Encode string labels with bertkit.data.LabelEncoder."
-        )
+    num_classes = int(model.head.output_shape[-1])
+    labels = preflight.check_label_ids(labels, features, num_classes, name, "feature rows")
     return features, labels

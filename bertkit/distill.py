@@ -52,7 +52,7 @@ _env.setup()
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
-from bertkit import classifier, converter, finetune, inputs, names  # noqa: E402
+from bertkit import classifier, converter, finetune, inputs, names, preflight  # noqa: E402
 from bertkit import hub as bk_hub  # noqa: E402
 from bertkit._atomic import atomic_dir  # noqa: E402
 
@@ -434,8 +434,12 @@ def distill(
     config.validate()
     finetune.set_seed(config.seed, config.deterministic)
     num_classes = int(student.output_shape[-1])
-    train_texts = list(train_texts)
-    labels = finetune.check_label_ids(train_labels, train_texts, num_classes)
+    train_texts, labels = preflight.check_examples(student, train_texts, train_labels)
+    if validation is not None:
+        val_texts, val_labels, *val_logits = preflight.split_validation(validation, (2, 3))
+        val_texts, val_labels = preflight.check_examples(
+            student, val_texts, val_labels, name="Validation"
+        )
     has_teacher = teacher is not None or teacher_logits is not None
 
     start = time.perf_counter()
@@ -447,9 +451,6 @@ def distill(
         train_teacher = np.zeros((len(labels), num_classes), np.float32)  # unused when alpha == 0
     val_pack = None
     if validation is not None:
-        val_texts, val_labels, *val_logits = validation
-        val_texts = list(val_texts)
-        val_labels = finetune.check_label_ids(val_labels, val_texts, num_classes)
         if val_logits or teacher is not None:
             val_teacher = _teacher_logits_for(
                 teacher, val_logits[0] if val_logits else None, val_texts, num_classes, "validation"
@@ -492,7 +493,7 @@ def distill(
         config.learning_rate, steps, config.warmup_fraction, config.weight_decay
     )
     timer = finetune.EpochTimer()
-    all_callbacks = [timer, *(callbacks or [])]
+    all_callbacks = [preflight.StopOnNonFiniteLoss(config.learning_rate), timer, *(callbacks or [])]
     if val_data is not None and config.early_stopping_patience is not None:
         all_callbacks.append(
             tf_keras.callbacks.EarlyStopping(

@@ -29,7 +29,7 @@ _env.setup()
 import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
-from bertkit import accumulation, checkpoints, inputs  # noqa: E402
+from bertkit import accumulation, checkpoints, inputs, preflight  # noqa: E402
 
 NO_DECAY = ["LayerNorm", "layer_norm", "bias"]
 
@@ -123,25 +123,32 @@ class TrainConfig:
         return cls(**values)
 
     def validate(self) -> None:
-        """Raises on values that cannot train."""
-        if not isinstance(self.batch_size, int) or self.batch_size <= 0:
+        """Raises ValueError on values that cannot train (before any model or data work)."""
+        for field, hint in (("batch_size", " Try 16 or 32."), ("epochs", " Try 3 or 4.")):
+            value = getattr(self, field)
+            if not _is_int(value) or value <= 0:
+                raise ValueError(
+                    f"{field} must be a positive integer. Received: {field}={value!r}.{hint}"
+                )
+        preflight.check_finite_number(
+            self.learning_rate, "learning_rate", "BERT fine-tuning uses 3e-5 to 3e-4."
+        )
+        preflight.check_finite_number(
+            self.weight_decay, "weight_decay", "BERT uses 0.01; 0 turns decay off.", positive=False
+        )
+        if not (isinstance(self.warmup_fraction, int | float) and 0 <= self.warmup_fraction < 1):
             raise ValueError(
-                f"batch_size must be a positive integer. Received: batch_size={self.batch_size!r}. "
-                "Try 16 or 32."
+                f"warmup_fraction must be in [0, 1). Received: {self.warmup_fraction!r}. "
+                "BERT uses 0.1."
             )
-        if not isinstance(self.epochs, int) or self.epochs <= 0:
+        patience = self.early_stopping_patience
+        if patience is not None and (not _is_int(patience) or patience < 0):
             raise ValueError(
-                f"epochs must be a positive integer. Received: epochs={self.epochs!r}."
+                "early_stopping_patience must be an integer >= 0 or None. Received: "
+                f"early_stopping_patience={patience!r}. Try 2, or None to turn it off."
             )
-        if not self.learning_rate > 0:
-            raise ValueError(
-                f"learning_rate must be > 0. Received: learning_rate={self.learning_rate!r}. "
-                "BERT fine-tuning uses 3e-5 to 3e-4."
-            )
-        if not 0 <= self.warmup_fraction < 1:
-            raise ValueError(
-                f"warmup_fraction must be in [0, 1). Received: {self.warmup_fraction!r}."
-            )
+        if not _is_int(self.seed):
+            raise ValueError(f"seed must be an integer. Received: seed={self.seed!r}. Try 0.")
         accumulation.check_micro_batch_size(self.micro_batch_size, self.batch_size)
         if self.micro_batch_size is not None and self.jit_compile:
             raise ValueError(
@@ -153,6 +160,11 @@ class TrainConfig:
             raise ValueError(
                 f"class_weight must be 'balanced' or None. Received: {self.class_weight!r}."
             )
+
+
+def _is_int(value) -> bool:
+    """Whether `value` is an integer (numpy integers too), not a bool."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 class LinearWarmupDecay(tf_keras.optimizers.schedules.LearningRateSchedule):
@@ -247,27 +259,6 @@ def set_seed(seed: int, deterministic: bool = False) -> None:
     tf_keras.utils.set_random_seed(seed)
     if deterministic:
         tf.config.experimental.enable_op_determinism()
-
-
-def check_label_ids(labels, texts, num_classes: int) -> np.ndarray:
-    """`labels` as int32, or ValueError if their count or range does not fit `texts` and the model.
-
-    Examples:
-    >>> check_label_ids([0, 1], ["a", "b"], 2).tolist()
-    [0, 1]
-    """
-    labels = np.asarray(labels, dtype=np.int32)
-    if len(labels) != len(texts):
-        raise ValueError(
-            f"Texts and labels differ in length. Received: {len(texts)} texts, "
-            f"{len(labels)} labels."
-        )
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(
-            f"Label ids must be in [0, {num_classes}). Received: min={labels.min()}, "
-            f"max={labels.max()}. Encode string labels with bertkit.data.LabelEncoder."
-        )
-    return labels
 
 
 def loss():
@@ -368,9 +359,13 @@ def fit(
     """
     config = config or TrainConfig()
     config.validate()
+    train_texts, labels = preflight.check_examples(model, train_texts, train_labels)
+    if validation is not None:
+        val_texts, val_labels = preflight.check_examples(
+            model, *preflight.split_validation(validation), name="Validation"
+        )
     set_seed(config.seed, config.deterministic)
     num_classes = int(model.output_shape[-1])
-    labels = check_label_ids(train_labels, train_texts, num_classes)
     encoded = inputs.encode_for_model(model, train_texts)
     class_weight = balanced_class_weights(labels, num_classes) if config.class_weight else None
     steps = inputs.steps_per_epoch(len(labels), config.batch_size) * config.epochs
@@ -379,9 +374,7 @@ def fit(
     )
     val_data = None
     if validation is not None:
-        val_texts, val_labels = validation
         val_encoded = inputs.encode_for_model(model, val_texts)
-        val_labels = np.asarray(val_labels, dtype=np.int32)
 
     shuffle_seed = config.seed if config.shuffle else None
     if model.strategy == "freeze" and config.cache_features:
@@ -400,7 +393,9 @@ def fit(
     if checkpoint_dir is not None:
         run_id = checkpoints.fingerprint(
             data=checkpoints.texts_digest(train_texts, labels),
-            validation=None if validation is None else checkpoints.texts_digest(*validation),
+            validation=None
+            if validation is None
+            else checkpoints.texts_digest(val_texts, val_labels),
             # micro_batch_size only changes memory, so a run may resume under another.
             config={k: v for k, v in dataclasses.asdict(config).items() if k != "micro_batch_size"},
             model=[model.preset, model.strategy, model.unfreeze_top, model.pooling],
@@ -411,6 +406,8 @@ def fit(
             checkpoints.clear(checkpoint_dir)
         state = checkpoints.load_state(checkpoint_dir, run_id)
     initial_epoch = state.epoch if state else 0
+    if state is not None and verbose:
+        checkpoints.announce_resume(state, config.epochs, checkpoint_dir)
 
     if model.strategy == "freeze" and config.cache_features:
         train_ds = feature_dataset(
@@ -430,7 +427,8 @@ def fit(
         )
 
     timer = EpochTimer()
-    all_callbacks = [timer, *(callbacks or [])]
+    # First: a diverged batch raises before checkpoints or early stopping see its weights.
+    all_callbacks = [preflight.StopOnNonFiniteLoss(config.learning_rate), timer, *(callbacks or [])]
     early_stopping = None
     if validation is not None and config.early_stopping_patience is not None:
         early_stopping = checkpoints.ResumableEarlyStopping(
@@ -454,8 +452,6 @@ def fit(
     accumulation.install(trained, config.micro_batch_size)
     if state is not None:
         checkpoints.restore(checkpoint_dir, state, trained, optimizer)
-        if verbose:
-            print(f"Resuming after epoch {state.epoch} from {checkpoint_dir}.", flush=True)
     start = time.perf_counter()
     steps_each = inputs.steps_per_epoch(len(labels), config.batch_size)
     if initial_epoch < config.epochs and not (state and state.stopped):

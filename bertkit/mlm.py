@@ -55,7 +55,7 @@ import tensorflow as tf  # noqa: E402
 import tensorflow_hub as hub  # noqa: E402
 import tf_keras  # noqa: E402
 
-from bertkit import finetune, inputs, names, tokens  # noqa: E402
+from bertkit import finetune, inputs, names, preflight, tokens  # noqa: E402
 from bertkit import hub as bk_hub  # noqa: E402
 from bertkit._atomic import atomic_dir, check_output  # noqa: E402
 from bertkit.classifier import DEFAULT_SEQ_LENGTH, TextToEncoderInputs  # noqa: E402
@@ -543,6 +543,11 @@ def train_mlm(
         raise ValueError(f"epochs must be a positive integer. Received: epochs={epochs!r}.")
     if learning_rate is None:
         learning_rate = ENCODER_LEARNING_RATE if train_encoder else HEAD_LEARNING_RATE
+    preflight.check_finite_number(
+        learning_rate,
+        "learning_rate",
+        f"Try {ENCODER_LEARNING_RATE} with the encoder, {HEAD_LEARNING_RATE} for the head alone.",
+    )
     tf_keras.utils.set_random_seed(seed)
     model.encoder.trainable = train_encoder
     encoded = inputs.encode_texts(model.text_to_inputs, texts)
@@ -570,7 +575,13 @@ def train_mlm(
         weighted_metrics=[tf_keras.metrics.SparseCategoricalAccuracy(name="masked_accuracy")],
     )
     ds = mlm_dataset(encoded, model.masking, batch_size, seed=seed, epochs=epochs)
-    history = model.fit(ds, epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=verbose)
+    history = model.fit(
+        ds,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        verbose=verbose,
+        callbacks=[preflight.StopOnNonFiniteLoss(learning_rate)],
+    )
     return {k: [float(x) for x in v] for k, v in history.history.items()}
 
 
@@ -639,10 +650,14 @@ def _train_head_on_vectors(
     ds = tf.data.Dataset.from_tensor_slices((hidden, labels))
     ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
     history = {"loss": [], "masked_accuracy": []}
+    guard = preflight.StopOnNonFiniteLoss(learning_rate)  # the check every trainer makes
+    guard.set_model(head)
     for epoch in range(epochs):
+        guard.on_epoch_begin(epoch)
         total_loss = total_correct = 0.0
-        for x, y in ds:
+        for batch, (x, y) in enumerate(ds):
             loss, correct = step(x, y)
+            guard.on_train_batch_end(batch, {"loss": float(loss)})
             total_loss += float(loss)
             total_correct += float(correct)
         history["loss"].append(total_loss / len(labels))

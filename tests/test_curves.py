@@ -9,7 +9,7 @@ import pytest
 from toy_sentiment import LABELS, TEXTS, VALIDATION
 
 import bertkit
-from bertkit import curves, finetune, inputs, presets
+from bertkit import curves, finetune, inputs, preflight, presets
 
 # ----------------------------------------------------------------------------- nested_subsets
 
@@ -117,11 +117,11 @@ def test_fit_head_rejects_bad_input(frozen, tiny_dir):
     model, _, features, _ = frozen
     with pytest.raises(ValueError, match="must have shape \\(n, 32\\)"):
         curves.fit_head(model, features[:, :5], LABELS)
-    with pytest.raises(ValueError, match="12 rows and 3 labels"):
+    with pytest.raises(ValueError, match="12 feature rows, 3 labels"):
         curves.fit_head(model, features, [0, 1, 0])
     with pytest.raises(ValueError, match="Label ids must be in \\[0, 2\\)"):
         curves.fit_head(model, features, [2] * len(LABELS))
-    with pytest.raises(ValueError, match="validation features must have shape"):
+    with pytest.raises(ValueError, match="Validation features must have shape"):
         curves.fit_head(model, features, LABELS, validation=(features[0], [1]))
     full = bertkit.build_classifier(presets.TINY_PRESET, 2, "full")
     with pytest.raises(ValueError, match="Received: strategy='full'"):
@@ -132,3 +132,15 @@ def test_docstring_examples(tiny_dir):
     results = doctest.testmod(curves)
     assert results.attempted >= 4
     assert results.failed == 0
+
+
+def test_fit_head_stops_on_nan_loss(frozen, tiny_dir):
+    model, _, features, _ = frozen
+    broken = np.array(features, dtype=np.float32)
+    broken[0] = np.nan
+    initial = model.head.get_weights()
+    try:
+        with pytest.raises(preflight.NonFiniteLossError, match="loss became nan at epoch 1"):
+            curves.fit_head(model, broken, LABELS, config=finetune.TrainConfig(epochs=2))
+    finally:
+        model.head.set_weights(initial)
