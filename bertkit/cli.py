@@ -18,6 +18,11 @@ import json
 import os
 import sys
 
+TRUST_HELP = (
+    "run the model even if it uses ops that read or write files, use the network or run "
+    "code (refused by default: a model directory is a program; only for models you trust)"
+)
+
 
 def _cmd_presets(args: argparse.Namespace) -> int:
     from bertkit import presets
@@ -98,6 +103,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         args.label_column,
         on_bad_text=args.on_bad_text,
         progress=sys.stderr.isatty(),
+        trust_model=args.trust_model,
     )
     print(json.dumps(metrics))
     return 0
@@ -129,7 +135,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from bertkit import inputs, training_job
 
     batch_size = inputs.PREDICT_BATCH_SIZE if args.batch_size is None else args.batch_size
-    for line in training_job.predict_lines(args.model, _read_lines(args.input), batch_size):
+    lines = _read_lines(args.input)
+    for line in training_job.predict_lines(args.model, lines, batch_size, args.trust_model):
         print(line)
     return 0
 
@@ -218,7 +225,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--deterministic", action="store_true", help="bit-identical reruns (op determinism)"
     )
     p.add_argument("--output", required=True, help="model directory to write")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing --output (only an empty or bertkit model directory)",
+    )
     p.add_argument(
         "--restart",
         action="store_true",
@@ -234,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-column", default="text")
     p.add_argument("--label-column", default="label")
     p.add_argument("--on-bad-text", default="error", choices=["error", "drop"])
+    p.add_argument("--trust-model", action="store_true", help=TRUST_HELP)
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("predict", help="one JSON line per input line: label and probabilities")
@@ -242,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--batch-size", type=int, default=None, help="texts per forward pass (default: 32)"
     )
+    p.add_argument("--trust-model", action="store_true", help=TRUST_HELP)
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("demo", help="freeze / partial / full on the drug reviews vs TF-IDF")

@@ -131,14 +131,12 @@ def read_hf_config(src: str | os.PathLike) -> dict:
     return config
 
 
-def build_encoder_network(config: dict, dropout: bool = True, **network_kwargs):
+def build_encoder_network(config: dict, dropout: bool = True):
     """Returns an `official.nlp` `BertEncoderV2` shaped like the HF `config`.
 
     Args:
         config: dict. Hugging Face BERT config (`config.json`).
         dropout: bool. Keep the checkpoint's dropout rates (used when fine-tuning).
-        **network_kwargs: more `BertEncoderV2` arguments, e.g. `return_attention_scores=True`
-            (see `bertkit.anatomy`).
     """
     from official.nlp.modeling import networks
 
@@ -157,7 +155,6 @@ def build_encoder_network(config: dict, dropout: bool = True, **network_kwargs):
         initializer=tf_keras.initializers.TruncatedNormal(
             stddev=config.get("initializer_range", 0.02)
         ),
-        **network_kwargs,
     )
     dummy = tf.zeros((1, 2), tf.int32)
     network({name: dummy for name in names.ENCODER_INPUTS})  # creates the variables

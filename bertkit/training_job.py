@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from bertkit import checkpoints, classifier, data, evaluate, export, finetune, inputs
+from bertkit._atomic import check_output
 from bertkit.presets import DEFAULT_PRESET
 
 VALIDATION_FRACTION = 0.1
@@ -56,11 +57,8 @@ def train_from_files(
     that ran out of memory can resume with a smaller one.
     """
     classifier.validate_strategy(strategy, None, unfreeze_top)
-    if os.path.exists(output) and not overwrite:
-        raise FileExistsError(
-            f"Output directory already exists. Received: {str(output)!r}. "
-            "Choose a new path, delete it, or pass --overwrite."
-        )
+    # Before loading data: refuses a file, a directory of the user's, an unwritable place.
+    output = check_output(output, overwrite, export.MODEL_LAYOUT)
     train_ds = data.load(
         train, text_column=text_column, label_column=label_column, on_bad_text=on_bad_text
     )
@@ -156,9 +154,14 @@ def evaluate_files(
     label_column: str = "label",
     on_bad_text: str = "error",
     progress: bool = False,
+    trust_model: bool = False,
 ) -> dict:
-    """Metrics of a saved model on a labelled file: accuracy, macro_f1, n, per-class, confusion."""
-    model = export.load_model(model_dir)
+    """Metrics of a saved model on a labelled file: accuracy, macro_f1, n, per-class, confusion.
+
+    `trust_model=True` runs a model that uses ops touching files, the network or the
+    process (refused by default, see `bertkit.trust`).
+    """
+    model = export.load_model(model_dir, trust_model=trust_model)
     dataset = data.load(
         data_path, text_column=text_column, label_column=label_column, on_bad_text=on_bad_text
     )
@@ -172,14 +175,23 @@ def evaluate_files(
     return metrics
 
 
-def predict_lines(model_dir: str | os.PathLike, lines, batch_size: int = inputs.PREDICT_BATCH_SIZE):
-    """Yields one JSON line per input line: text, label, probabilities by class name."""
+def predict_lines(
+    model_dir: str | os.PathLike,
+    lines,
+    batch_size: int = inputs.PREDICT_BATCH_SIZE,
+    trust_model: bool = False,
+):
+    """Yields one JSON line per input line: text, label, probabilities by class name.
+
+    `trust_model=True` runs a model that uses ops touching files, the network or the
+    process (refused by default, see `bertkit.trust`).
+    """
     if not isinstance(batch_size, int) or batch_size <= 0:
         raise ValueError(
             f"batch_size must be a positive integer. Received: batch_size={batch_size!r}. "
             "Use e.g. 64 (--batch-size on the command line)."
         )
-    model = export.load_model(model_dir)
+    model = export.load_model(model_dir, trust_model=trust_model)
     batch: list[str] = []
 
     def flush():

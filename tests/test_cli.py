@@ -155,3 +155,73 @@ def test_presets_command_prints_table():
     result = _bertkit("presets")
     assert result.returncode == 0
     assert result.stdout.splitlines()[0].startswith("name")
+
+
+def _fail_if_work_starts(monkeypatch):
+    """Makes loading data or building a model fail the test: the output check must come first."""
+    from bertkit import classifier, data
+
+    def started(*args, **kwargs):
+        raise AssertionError("training work started before the output was checked")
+
+    monkeypatch.setattr(data, "load", started)
+    monkeypatch.setattr(classifier, "build_classifier", started)
+
+
+def _train_args(train, output, *more):
+    return ["train", "--train", str(train), "--output", str(output), *map(str, more)]
+
+
+def test_overwrite_refuses_a_project_directory_before_training(tmp_path, monkeypatch, capsys):
+    from bertkit import cli
+
+    project = tmp_path / "proj"
+    project.mkdir()
+    (project / "train.csv").write_text("text,label\nhi,a\n")
+    _fail_if_work_starts(monkeypatch)
+    assert cli.main(_train_args(project / "train.csv", project, "--overwrite")) == 2
+    err = capsys.readouterr().err
+    assert "holds files bertkit did not write" in err and "train.csv" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]
+    assert sorted(p.name for p in project.iterdir()) == ["train.csv"]
+
+
+def test_unwritable_output_fails_before_training(tmp_path, monkeypatch, capsys):
+    from bertkit import cli
+
+    (tmp_path / "a_file").write_text("x")
+    _fail_if_work_starts(monkeypatch)
+    for output, message in [
+        ("/proc/m", "output directory cannot be written"),
+        (tmp_path / "a_file" / "model", "is a file, not a directory"),
+        (tmp_path / "a_file", "output path is a file"),
+    ]:
+        assert cli.main(_train_args(tmp_path / "train.csv", output, "--overwrite")) == 2
+        assert message in capsys.readouterr().err
+    assert (tmp_path / "a_file").read_text() == "x"
+
+
+def test_output_dot_is_checked_as_the_current_directory(tmp_path, monkeypatch, capsys):
+    from bertkit import cli
+
+    (tmp_path / "train.csv").write_text("text,label\nhi,a\n")
+    monkeypatch.chdir(tmp_path)
+    _fail_if_work_starts(monkeypatch)
+    assert cli.main(_train_args("train.csv", ".", "--overwrite")) == 2
+    err = capsys.readouterr().err
+    assert "empty name" not in err and repr(str(tmp_path)) in err and "train.csv" in err
+
+
+def test_predict_refuses_a_file_writing_model_unless_trusted(tmp_path, capsys):
+    from test_export import _file_writing_model
+
+    from bertkit import cli
+
+    leak = tmp_path / "leak.txt"
+    model = _file_writing_model(tmp_path / "model", leak)
+    (tmp_path / "texts.txt").write_text("secret\n")
+    predict = ["predict", "--model", str(model), "--input", str(tmp_path / "texts.txt")]
+    assert cli.main(predict) == 2
+    assert "WriteFile" in capsys.readouterr().err and not leak.exists()
+    assert cli.main([*predict, "--trust-model"]) == 0
+    assert leak.read_text() == "secret"
