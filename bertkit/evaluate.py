@@ -7,9 +7,9 @@ inside the functions that use them. Plotting functions return a
 `LearningRateSchedule` works wherever one is accepted, through duck typing.
 
 Every metrics dict is JSON-serialisable (`json.dump` it next to the model),
-and has the keys `n`, `accuracy`, `macro_f1`, `weighted_f1`,
-`majority_class_accuracy`, `per_class` and `confusion_matrix` (see
-`classification_metrics`). The baselines add `model` and `params`.
+and has the keys `n`, `accuracy`, `macro_f1`, `macro_f1_present`,
+`absent_classes`, `weighted_f1`, `majority_class_accuracy`, `per_class` and
+`confusion_matrix` (see `classification_metrics`). The baselines add `model` and `params`.
 
 Examples:
 >>> train = ["great film", "great fun", "dull film", "dull, slow"]
@@ -55,7 +55,9 @@ def classification_metrics(y_true, y_pred, class_names: Sequence[str]) -> dict:
     Scores cover every class id `0..K-1` (scikit-learn with `labels=range(K)`
     and `zero_division=0`), so a class that is never predicted, or absent from
     `y_true`, gets precision/recall/F1 0 instead of a warning, and counts as 0
-    in `macro_f1`.
+    in `macro_f1`. Test data without some classes therefore lowers `macro_f1`
+    however good the predictions are: `absent_classes` names those classes
+    and `macro_f1_present` averages over the classes that occur in `y_true`.
 
     Args:
         y_true: array-like of int, shape `(n,)`. True class ids in `0..K-1`.
@@ -67,7 +69,12 @@ def classification_metrics(y_true, y_pred, class_names: Sequence[str]) -> dict:
         A JSON-serialisable dict:
         `n`: int. Number of examples.
         `accuracy`: float. Share of exact matches.
-        `macro_f1`: float. Unweighted mean of the per-class F1 scores.
+        `macro_f1`: float. Unweighted mean of the per-class F1 scores of all
+            `K` classes (an absent class counts as 0).
+        `macro_f1_present`: float. The same mean over the classes that occur
+            in `y_true` only (equal to `macro_f1` when none is absent).
+        `absent_classes`: list of str. Names of the classes with no example in
+            `y_true`, in class-id order.
         `weighted_f1`: float. Mean of the per-class F1 scores weighted by support.
         `majority_class_accuracy`: float. Share of the most frequent true class,
             the accuracy of always predicting it (the floor a model must beat).
@@ -84,6 +91,9 @@ def classification_metrics(y_true, y_pred, class_names: Sequence[str]) -> dict:
     [[1, 1, 0], [0, 1, 0], [0, 0, 1]]
     >>> m["per_class"]["neg"]
     {'precision': 1.0, 'recall': 0.5, 'f1': 0.6666666666666666, 'support': 2}
+    >>> m = classification_metrics([0, 0], [0, 0], ["neg", "neu", "pos"])
+    >>> m["accuracy"], round(m["macro_f1"], 3), m["macro_f1_present"], m["absent_classes"]
+    (1.0, 0.333, 1.0, ['neu', 'pos'])
     """
     from sklearn import metrics as sk_metrics
 
@@ -112,6 +122,8 @@ def classification_metrics(y_true, y_pred, class_names: Sequence[str]) -> dict:
         "n": int(len(true)),
         "accuracy": float(np.mean(true == pred)),
         "macro_f1": float(np.mean(f1)),
+        "macro_f1_present": float(np.mean(f1[support > 0])),
+        "absent_classes": [name for name, count in zip(names, support, strict=True) if not count],
         "weighted_f1": float(np.average(f1, weights=support)),
         "majority_class_accuracy": float(counts.max() / len(true)),
         "per_class": {

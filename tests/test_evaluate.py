@@ -72,6 +72,20 @@ def test_classification_metrics_covers_classes_absent_from_both():
     assert m["weighted_f1"] == pytest.approx(1.0)
 
 
+def test_evaluate_on_partial_classes_reports_macro_f1_present_and_absent_classes():
+    # Perfect predictions on data holding 1 of 3 classes: macro_f1 alone would say 0.333.
+    m = evaluate.classification_metrics([1, 1, 1], [1, 1, 1], ["x", "y", "z"])
+    assert m["accuracy"] == 1.0 and m["macro_f1"] == pytest.approx(1 / 3)
+    assert m["macro_f1_present"] == 1.0
+    assert m["absent_classes"] == ["x", "z"]
+    # A class predicted but absent from y_true is absent, and its false positives still count.
+    m = evaluate.classification_metrics([0, 0, 1, 1], [0, 2, 1, 1], ["x", "y", "z"])
+    assert m["absent_classes"] == ["z"]
+    assert m["macro_f1_present"] == pytest.approx((2 / 3 + 1.0) / 2)
+    full = evaluate.classification_metrics([0, 1, 2], [0, 1, 1], ["x", "y", "z"])
+    assert full["absent_classes"] == [] and full["macro_f1_present"] == full["macro_f1"]
+
+
 def test_classification_metrics_length_mismatch():
     with pytest.raises(ValueError, match=r"same length.*len\(y_true\)=3, len\(y_pred\)=2"):
         evaluate.classification_metrics([0, 1, 1], [0, 1], ["a", "b"])
