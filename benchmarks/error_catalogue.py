@@ -383,6 +383,65 @@ def missing_predict_input(ws):
     return cli("predict", "--model", ws.model_dir, "--input", ws.root / "texts_missing.txt")
 
 
+def learning_rate_inf(ws):
+    return _train(ws, ws.good_csv, "--learning-rate", "inf")
+
+
+def diverged_training(ws):
+    flags = ["--strategy", "freeze", "--epochs", "1", "--learning-rate", "1e38"]
+    return _train(ws, ws.good_csv, *flags)
+
+
+def seq_length_too_long(ws):
+    return _train(ws, ws.good_csv, "--seq-length", "100000")
+
+
+def seq_length_too_short(ws):
+    return _train(ws, ws.good_csv, "--seq-length", "2")
+
+
+def _fit(ws, texts, labels, **kwargs) -> str:
+    """`finetune.fit` of an untrained tiny classifier (built once per workspace)."""
+    from bertkit import classifier, finetune
+
+    if not hasattr(ws, "_fit_model"):
+        ws._fit_model = classifier.build_classifier(TINY, 2, "freeze", seq_length=16)
+    config = finetune.TrainConfig(epochs=1, batch_size=4)
+    return api(
+        lambda: finetune.fit(ws._fit_model, texts, labels, config=config, verbose=0, **kwargs)
+    )
+
+
+def fractional_labels_fit(ws):
+    return _fit(ws, ["good", "bad", "fine"], [1.0, 0.5, 0.0])
+
+
+def string_labels_fit(ws):
+    return _fit(ws, ["good", "bad"], ["pos", "neg"])
+
+
+def one_hot_labels_fit(ws):
+    import numpy as np
+
+    return _fit(ws, ["good", "bad", "fine"], np.eye(2)[[1, 0, 1]])
+
+
+def one_string_fit(ws):
+    return _fit(ws, "hello", [0])
+
+
+def empty_fit(ws):
+    return _fit(ws, [], [])
+
+
+def bad_validation_labels_fit(ws):
+    return _fit(ws, ["good", "bad"], [1, 0], validation=(["fine", "poor"], [1, 5]))
+
+
+def validation_length_fit(ws):
+    return _fit(ws, ["good", "bad"], [1, 0], validation=(["fine", "poor"], [1]))
+
+
 # --------------------------------------------------------------------------- cases
 
 
@@ -726,6 +785,105 @@ CASES = [
         r"No such file",
         r"Received: .*texts_missing\.txt",
         r"Check the path",
+    ),
+    Case(
+        "learning_rate_inf",
+        "Non-finite learning rate",
+        "`bertkit train --learning-rate inf`",
+        learning_rate_inf,
+        r"\[exit 2\]\nerror: learning_rate must be a finite number > 0",
+        r"Received: learning_rate=inf",
+        r"BERT fine-tuning uses 3e-5 to 3e-4",
+    ),
+    Case(
+        "diverged_training",
+        "Training that diverges to a NaN loss (nothing is saved)",
+        "`bertkit train --strategy freeze --epochs 1 --learning-rate 1e38`",
+        diverged_training,
+        r"\[exit 2\]\nerror: Training diverged: .*loss became nan",
+        r"Received: learning_rate=1e\+38\. Training stopped and nothing was saved",
+        r"Lower the learning rate",
+    ),
+    Case(
+        "seq_length_too_long",
+        "seq_length longer than the encoder's position table",
+        "`bertkit train --seq-length 100000` (the tiny encoder has 512 positions)",
+        seq_length_too_long,
+        r"\[exit 2\]\nerror: seq_length is longer than the encoder's position table",
+        r"Received: seq_length=100000, the encoder has 512 positions",
+        r"Pass seq_length <= 512 \(--seq-length",
+    ),
+    Case(
+        "seq_length_too_short",
+        "seq_length too short for [CLS] and [SEP]",
+        "`bertkit train --seq-length 2`",
+        seq_length_too_short,
+        r"\[exit 2\]\nerror: seq_length is too short",
+        r"Received: seq_length=2",
+        r"Pass seq_length >= 3",
+    ),
+    Case(
+        "fractional_labels_fit",
+        "Fractional float labels given to `fit`",
+        "`finetune.fit(model, texts, [1.0, 0.5, 0.0])`",
+        fractional_labels_fit,
+        r"ValueError: Training labels must be whole class ids",
+        r"Received: 0\.5 at position 1",
+        r"not probabilities: .* round the others",
+    ),
+    Case(
+        "string_labels_fit",
+        "String labels given to `fit`",
+        "`finetune.fit(model, texts, ['pos', 'neg'])`",
+        string_labels_fit,
+        r"ValueError: Training labels must be integer class ids, not strings",
+        r"Received: 'pos' at position 0",
+        r"LabelEncoder\.fit\(labels\)",
+    ),
+    Case(
+        "one_hot_labels_fit",
+        "One-hot labels given to `fit`",
+        "`finetune.fit(model, texts, np.eye(2)[ids])`",
+        one_hot_labels_fit,
+        r"ValueError: Training labels must be one class id per example, not one-hot",
+        r"Received: an array of shape \(3, 2\)",
+        r"Pass labels\.argmax\(axis=1\)",
+    ),
+    Case(
+        "one_string_fit",
+        "One string instead of a list of training texts",
+        "`finetune.fit(model, 'hello', [0])`",
+        one_string_fit,
+        r"TypeError: texts must be a list of strings, not one string",
+        r"Received: 'hello'",
+        r"Pass a list: \['hello'\]",
+    ),
+    Case(
+        "empty_fit",
+        "No training examples given to `fit`",
+        "`finetune.fit(model, [], [])`",
+        empty_fit,
+        r"ValueError: No training examples",
+        r"Received: 0 texts and 0 labels",
+        r"Pass at least one labelled text",
+    ),
+    Case(
+        "bad_validation_labels_fit",
+        "Validation label ids outside the model's classes",
+        "`finetune.fit(..., validation=(texts, [1, 5]))` on a 2-class model",
+        bad_validation_labels_fit,
+        r"ValueError: Label ids must be in \[0, 2\) \(the model has 2 classes\)",
+        r"Received: validation labels with min=1, max=5",
+        r"LabelEncoder.* Or build the model with num_classes=6",
+    ),
+    Case(
+        "validation_length_fit",
+        "Validation texts and labels of different lengths",
+        "`finetune.fit(..., validation=(2 texts, 1 label))`",
+        validation_length_fit,
+        r"ValueError: Validation texts and labels differ in length",
+        r"Received: 2 texts, 1 labels",
+        r"Pass one label per example",
     ),
 ]
 
