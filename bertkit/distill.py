@@ -4,7 +4,8 @@ Two steps (Hinton et al. 2015, "Distilling the Knowledge in a Neural Network"):
 
 1. `make_student` builds a smaller encoder from the teacher's lower `k` layers
    (not DistilBERT's initialisation, which took one layer in two from its
-   12-layer teacher): a tf-models `BertEncoderV2` with `num_layers=k` whose embeddings, first `k` transformer blocks and pooler are copied, by
+   12-layer teacher): a tf-models `BertEncoderV2` with `num_layers=k` whose
+   embeddings, first `k` transformer blocks and pooler are copied, by
    variable name, from the teacher encoder. It is saved as a preset directory
    that `build_classifier` and `bertkit.load` accept (written atomically):
 
