@@ -327,6 +327,75 @@ def corrupt_labels_file(ws):
     return api(lambda: export.load_model(model))
 
 
+def _project_dir(ws, name: str) -> Path:
+    """A directory of the user's: their training file and notes."""
+    project = ws.fresh(name)
+    project.mkdir()
+    (project / "train.csv").write_text(GOOD_CSV, encoding="utf-8")
+    (project / "notes.txt").write_text("mine", encoding="utf-8")
+    return project
+
+
+def overwrite_user_directory(ws):
+    project = _project_dir(ws, "proj")
+    return cli("train", "--train", project / "train.csv", "--output", project, "--overwrite")
+
+
+def output_is_a_file(ws):
+    return cli("train", "--train", ws.good_csv, "--output", ws.good_csv, "--overwrite")
+
+
+def unwritable_output(ws):
+    return cli("train", "--train", ws.good_csv, "--output", "/proc/m")
+
+
+def output_dot(ws):
+    project = _project_dir(ws, "dot")
+    before = os.getcwd()
+    os.chdir(project)
+    try:
+        return cli("train", "--train", "train.csv", "--output", ".")
+    finally:
+        os.chdir(before)
+
+
+def file_writing_model(ws):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from crafted_model import file_writing_model as build
+
+    model = build(ws.fresh("crafted_model"), ws.root / "leak.txt")
+    return cli("predict", "--model", model, "--input", ws.good_csv)
+
+
+def _edited_labels(ws, labels):
+    import json
+
+    from bertkit import export
+
+    model = ws.copy_model(f"labels_{len(labels)}_{labels[0]}")
+    (model / "labels.json").write_text(json.dumps(labels))
+    return api(lambda: export.load_model(model))
+
+
+def reordered_labels_file(ws):
+    return _edited_labels(ws, list(reversed(LABELS)))
+
+
+def short_labels_file(ws):
+    return _edited_labels(ws, LABELS[:2])
+
+
+def model_is_a_file(ws):
+    return cli("predict", "--model", ws.good_csv, "--input", ws.good_csv)
+
+
+def duplicate_class_names(ws):
+    from bertkit import classifier, export
+
+    model = classifier.build_classifier(TINY, len(LABELS), "freeze")
+    return api(lambda: export.save_model(model, ws.fresh("dup"), ["job", "love", "job"]))
+
+
 def remote_without_network(ws):
     with offline(ws):
         return _train(ws, ws.good_csv, "--preset", REMOTE_PRESET)
@@ -695,6 +764,88 @@ CASES = [
         r"ValueError: The model's labels\.json file is corrupt: not valid JSON",
         r"Received: '.*labels\.json' \(JSONDecodeError",
         r"Re-run training or re-export the model",
+    ),
+    Case(
+        "overwrite_user_directory",
+        "--overwrite on a directory of the user's (it would delete their files)",
+        "`bertkit train --train proj/train.csv --output proj --overwrite`",
+        overwrite_user_directory,
+        r"\[exit 2\]\nerror: The output directory already exists and holds files bertkit did "
+        r"not write, which overwriting it would delete",
+        r"Received: '.*proj-\d+' holding notes\.txt, train\.csv",
+        r"Choose a new output path, or move those files out first",
+    ),
+    Case(
+        "output_is_a_file",
+        "--output is a regular file",
+        "`bertkit train --output good.csv --overwrite`",
+        output_is_a_file,
+        r"\[exit 2\]\nerror: The output path is a file, not a directory",
+        r"Received: '.*good\.csv'",
+        r"Choose a directory path",
+    ),
+    Case(
+        "unwritable_output",
+        "--output where nothing can be created (checked before training)",
+        "`bertkit train --output /proc/m`",
+        unwritable_output,
+        r"\[exit 2\]\nerror: The output directory cannot be written",
+        r"Received: '/proc/m'",
+        r"Choose a writable location",
+    ),
+    Case(
+        "output_dot",
+        "--output . (the current directory, holding the user's files)",
+        "`bertkit train --train train.csv --output .`",
+        output_dot,
+        r"\[exit 2\]\nerror: The output directory already exists and holds files",
+        r"Received: '.*dot-\d+' holding notes\.txt, train\.csv",
+        r"Choose a new output path",
+    ),
+    Case(
+        "untrusted_model",
+        "A model directory whose graph writes files (a crafted model)",
+        "`bertkit predict --model DIR` on a model that calls `tf.io.write_file`",
+        file_writing_model,
+        r"\[exit 2\]\nerror: The model uses TensorFlow ops that can read or write files",
+        r"Received: WriteFile in '.*crafted_model-\d+' \(function serve\)",
+        r"Only if you trust where this model came from, pass trust_model=True \(--trust-model",
+    ),
+    Case(
+        "reordered_labels_file",
+        "labels.json with the model's class names in another order",
+        "`export.load_model(dir)` after reordering `labels.json`",
+        reordered_labels_file,
+        r"ValueError: The model's labels\.json does not match the class names saved inside",
+        r"Received: \['love', 'job', 'education'\] in '.*labels\.json', \['education'",
+        r"Restore labels\.json from the original model directory",
+    ),
+    Case(
+        "short_labels_file",
+        "labels.json with fewer class names than the model has outputs",
+        "`export.load_model(dir)` with a class missing from `labels.json`",
+        short_labels_file,
+        r"ValueError: The model's labels\.json does not match the class names saved inside",
+        r"Received: \['education', 'job'\] in '.*labels\.json'",
+        r"Restore labels\.json from the original model directory",
+    ),
+    Case(
+        "model_is_a_file",
+        "--model given a file instead of a model directory",
+        "`bertkit predict --model good.csv`",
+        model_is_a_file,
+        r"\[exit 2\]\nerror: Not a bertkit model directory: it is a file",
+        r"Received: '.*good\.csv'",
+        r"Pass the --output directory of `bertkit train`",
+    ),
+    Case(
+        "duplicate_class_names",
+        "Duplicate class names when saving a model",
+        '`export.save_model(model, dir, ["job", "love", "job"])`',
+        duplicate_class_names,
+        r"ValueError: label_names must be distinct",
+        r"Received: \['job'\] repeated in \['job', 'love', 'job'\]",
+        r"Give every class its own name",
     ),
     Case(
         "remote_without_network",

@@ -213,12 +213,12 @@ def test_output_dot_is_checked_as_the_current_directory(tmp_path, monkeypatch, c
 
 
 def test_predict_refuses_a_file_writing_model_unless_trusted(tmp_path, capsys):
-    from test_export import _file_writing_model
+    from crafted_model import file_writing_model
 
     from bertkit import cli
 
     leak = tmp_path / "leak.txt"
-    model = _file_writing_model(tmp_path / "model", leak)
+    model = file_writing_model(tmp_path / "model", leak)
     (tmp_path / "texts.txt").write_text("secret\n")
     predict = ["predict", "--model", str(model), "--input", str(tmp_path / "texts.txt")]
     assert cli.main(predict) == 2
