@@ -191,3 +191,21 @@ def test_distill_trains_the_student_and_lowers_the_loss(student_dir):
     after = student.token_model.trainable_weights
     assert all(not np.array_equal(b, a.numpy()) for b, a in zip(before, after, strict=True))
     assert distill.prediction_throughput(student, TEXTS[:4], repeats=1) > 0
+
+
+def test_distill_stops_on_nan_loss_and_checks_labels_first(student_dir):
+    from bertkit import preflight
+
+    student = bertkit.build_classifier(student_dir, 2, "full")
+    with pytest.raises(ValueError, match="Validation labels must be whole class ids"):
+        distill.distill(student, TEXTS, LABELS, alpha=0.0, validation=(TEXTS[:2], [0.5, 1.0]))
+    nan_logits = np.full((len(TEXTS), 2), np.nan, np.float32)  # a broken teacher
+    with pytest.raises(preflight.NonFiniteLossError, match="loss became nan at epoch 1, batch 1"):
+        distill.distill(
+            student,
+            TEXTS,
+            LABELS,
+            teacher_logits=nan_logits,
+            alpha=0.5,
+            config=finetune.TrainConfig(epochs=1, batch_size=16),
+        )
