@@ -60,7 +60,7 @@ import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
 from bertkit import names, precision  # noqa: E402
-from bertkit._atomic import Layout, atomic_dir  # noqa: E402
+from bertkit._atomic import Layout, atomic_dir, check_output  # noqa: E402
 
 DEFAULT_SEQ_LENGTH = 128
 METADATA_FILE = "bertkit.json"
@@ -367,6 +367,7 @@ def convert(
     """
     src = Path(src).expanduser()
     config = read_hf_config(src)
+    check_output(out, overwrite, PRESET_LAYOUT)  # before reading the weights
     lower = _guess_lower_case(src, config) if do_lower_case is None else do_lower_case
     tensors = read_safetensors(src / "model.safetensors")
     vocab_size = sum(1 for _ in (src / "vocab.txt").open(encoding="utf-8"))

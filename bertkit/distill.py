@@ -55,7 +55,7 @@ import tf_keras  # noqa: E402
 
 from bertkit import classifier, converter, finetune, inputs, names, preflight  # noqa: E402
 from bertkit import hub as bk_hub  # noqa: E402
-from bertkit._atomic import atomic_dir  # noqa: E402
+from bertkit._atomic import atomic_dir, check_output  # noqa: E402
 
 DEFAULT_TEMPERATURE = 2.0
 DEFAULT_ALPHA = 0.5
@@ -203,6 +203,7 @@ def make_student(
     >>> sorted(p.name for p in out.iterdir() if p.name in ("encoder", "preprocessor"))
     ['encoder', 'preprocessor']
     """
+    check_output(out_dir, overwrite, converter.PRESET_LAYOUT)  # before loading the teacher
     loaded, encoder_dir, preprocessor_dir = _teacher_sources(teacher)
     variables = list(loaded.variables)
     recorded = _recorded_metadata(encoder_dir)

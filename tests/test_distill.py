@@ -101,6 +101,14 @@ def test_make_student_rejects_impossible_layer_counts(tiny_dir, tmp_path, num_la
     assert not (tmp_path / "s").exists()
 
 
+def test_make_student_refuses_a_user_directory_before_loading_the_teacher(tmp_path, monkeypatch):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "notes.txt").write_text("mine")
+    monkeypatch.setattr(distill, "_teacher_sources", lambda teacher: pytest.fail("loaded"))
+    with pytest.raises(FileExistsError, match="did not write.*holding notes.txt"):
+        distill.make_student(presets.TINY_PRESET, 1, tmp_path / "s", overwrite=True)
+
+
 def _numpy_loss(labels, student, teacher, t, alpha):
     def log_softmax(z):
         z = z - z.max(axis=1, keepdims=True)
