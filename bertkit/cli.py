@@ -8,6 +8,7 @@ Commands:
     train                   fine-tune a classifier on a CSV/TSV and save it (SavedModel + labels)
     evaluate                accuracy, macro-F1 and per-class metrics of a saved model, as JSON
     predict                 label and class probabilities per input line, as JSON lines
+    export                  a model directory as a LiteRT .tflite (int8) that takes raw strings
     demo                    the three strategies on the drug reviews next to TF-IDF
 """
 
@@ -141,6 +142,22 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from bertkit import litert
+
+    path = litert.export_tflite(
+        args.model,
+        args.output,
+        args.quantize,
+        overwrite=args.overwrite,
+        trust_model=args.trust_model,
+    )
+    print(
+        json.dumps({"output": str(path), "bytes": path.stat().st_size, "quantize": args.quantize})
+    )
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from bertkit import demo
 
@@ -257,6 +274,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trust-model", action="store_true", help=TRUST_HELP)
     p.set_defaults(func=_cmd_predict)
 
+    p = sub.add_parser(
+        "export", help="convert a model directory to a LiteRT .tflite on raw strings"
+    )
+    p.add_argument("--model", required=True, help="model directory (the --output of train)")
+    p.add_argument("--format", default="tflite", choices=["tflite"], help="export format")
+    p.add_argument(
+        "--quantize",
+        default="int8",
+        choices=["int8", "float16", "none"],
+        help="int8: dynamic-range int8 weights (smallest, fastest on CPUs); none: float32",
+    )
+    p.add_argument("--output", default=None, help="file to write (default: MODEL.QUANTIZE.tflite)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
+    p.add_argument("--trust-model", action="store_true", help=TRUST_HELP)
+    p.set_defaults(func=_cmd_export)
+
     p = sub.add_parser("demo", help="freeze / partial / full on the drug reviews vs TF-IDF")
     p.add_argument("--quick", action="store_true", help="fewer epochs (also BERTKIT_QUICK=1)")
     p.set_defaults(func=_cmd_demo)
@@ -268,14 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (
-        ValueError,
-        FileNotFoundError,
-        FileExistsError,
-        ImportError,
-        OSError,
-        FloatingPointError,  # training diverged (preflight.NonFiniteLossError)
-    ) as err:
+    except (ValueError, FileNotFoundError, FileExistsError, ImportError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

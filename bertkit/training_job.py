@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bertkit import checkpoints, classifier, data, evaluate, export, finetune, inputs
+from bertkit import checkpoints, classifier, data, evaluate, export, finetune, inputs, litert_serve
 from bertkit._atomic import check_output
 from bertkit.presets import DEFAULT_PRESET
 
@@ -56,20 +56,7 @@ def train_from_files(
     (gradient accumulation, see `TrainConfig`) only changes memory, so a run
     that ran out of memory can resume with a smaller one.
     """
-    # Preflight, cheapest first; the model is built (and its position table checked) after
-    # the data, and nothing trains before all of it passed.
     classifier.validate_strategy(strategy, None, unfreeze_top)
-    classifier.validate_seq_length(seq_length)
-    config = finetune.TrainConfig.for_strategy(
-        strategy,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        seed=seed,
-        deterministic=deterministic,
-        micro_batch_size=micro_batch_size,
-    )
-    config.validate()
     # Before loading data: refuses a file, a directory of the user's, an unwritable place.
     output = check_output(output, overwrite, export.MODEL_LAYOUT)
     train_ds = data.load(
@@ -84,6 +71,16 @@ def train_from_files(
     encoder = data.LabelEncoder.fit(train_ds.labels)
     y_train = encoder.encode(train_ds.labels)
     y_val = encoder.encode(val_ds.labels)
+    config = finetune.TrainConfig.for_strategy(
+        strategy,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        deterministic=deterministic,
+        micro_batch_size=micro_batch_size,
+    )
+    config.validate()
     finetune.set_seed(seed, deterministic)  # before building: seeds the head's initial weights
     model = classifier.build_classifier(
         preset,
@@ -164,7 +161,7 @@ def evaluate_files(
     `trust_model=True` runs a model that uses ops touching files, the network or the
     process (refused by default, see `bertkit.trust`).
     """
-    model = export.load_model(model_dir, trust_model=trust_model)
+    model = litert_serve.load_model(model_dir, trust_model=trust_model)
     dataset = data.load(
         data_path, text_column=text_column, label_column=label_column, on_bad_text=on_bad_text
     )
@@ -194,7 +191,7 @@ def predict_lines(
             f"batch_size must be a positive integer. Received: batch_size={batch_size!r}. "
             "Use e.g. 64 (--batch-size on the command line)."
         )
-    model = export.load_model(model_dir, trust_model=trust_model)
+    model = litert_serve.load_model(model_dir, trust_model=trust_model)
     batch: list[str] = []
 
     def flush():
