@@ -327,6 +327,75 @@ def corrupt_labels_file(ws):
     return api(lambda: export.load_model(model))
 
 
+def _project_dir(ws, name: str) -> Path:
+    """A directory of the user's: their training file and notes."""
+    project = ws.fresh(name)
+    project.mkdir()
+    (project / "train.csv").write_text(GOOD_CSV, encoding="utf-8")
+    (project / "notes.txt").write_text("mine", encoding="utf-8")
+    return project
+
+
+def overwrite_user_directory(ws):
+    project = _project_dir(ws, "proj")
+    return cli("train", "--train", project / "train.csv", "--output", project, "--overwrite")
+
+
+def output_is_a_file(ws):
+    return cli("train", "--train", ws.good_csv, "--output", ws.good_csv, "--overwrite")
+
+
+def unwritable_output(ws):
+    return cli("train", "--train", ws.good_csv, "--output", "/proc/m")
+
+
+def output_dot(ws):
+    project = _project_dir(ws, "dot")
+    before = os.getcwd()
+    os.chdir(project)
+    try:
+        return cli("train", "--train", "train.csv", "--output", ".")
+    finally:
+        os.chdir(before)
+
+
+def file_writing_model(ws):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from crafted_model import file_writing_model as build
+
+    model = build(ws.fresh("crafted_model"), ws.root / "leak.txt")
+    return cli("predict", "--model", model, "--input", ws.good_csv)
+
+
+def _edited_labels(ws, labels):
+    import json
+
+    from bertkit import export
+
+    model = ws.copy_model(f"labels_{len(labels)}_{labels[0]}")
+    (model / "labels.json").write_text(json.dumps(labels))
+    return api(lambda: export.load_model(model))
+
+
+def reordered_labels_file(ws):
+    return _edited_labels(ws, list(reversed(LABELS)))
+
+
+def short_labels_file(ws):
+    return _edited_labels(ws, LABELS[:2])
+
+
+def model_is_a_file(ws):
+    return cli("predict", "--model", ws.good_csv, "--input", ws.good_csv)
+
+
+def duplicate_class_names(ws):
+    from bertkit import classifier, export
+
+    model = classifier.build_classifier(TINY, len(LABELS), "freeze")
+    return api(lambda: export.save_model(model, ws.fresh("dup"), ["job", "love", "job"]))
+
+
 def remote_without_network(ws):
     with offline(ws):
         return _train(ws, ws.good_csv, "--preset", REMOTE_PRESET)
@@ -381,6 +450,65 @@ def one_string_prediction(ws):
 
 def missing_predict_input(ws):
     return cli("predict", "--model", ws.model_dir, "--input", ws.root / "texts_missing.txt")
+
+
+def learning_rate_inf(ws):
+    return _train(ws, ws.good_csv, "--learning-rate", "inf")
+
+
+def diverged_training(ws):
+    flags = ["--strategy", "freeze", "--epochs", "1", "--learning-rate", "1e38"]
+    return _train(ws, ws.good_csv, *flags)
+
+
+def seq_length_too_long(ws):
+    return _train(ws, ws.good_csv, "--seq-length", "100000")
+
+
+def seq_length_too_short(ws):
+    return _train(ws, ws.good_csv, "--seq-length", "2")
+
+
+def _fit(ws, texts, labels, **kwargs) -> str:
+    """`finetune.fit` of an untrained tiny classifier (built once per workspace)."""
+    from bertkit import classifier, finetune
+
+    if not hasattr(ws, "_fit_model"):
+        ws._fit_model = classifier.build_classifier(TINY, 2, "freeze", seq_length=16)
+    config = finetune.TrainConfig(epochs=1, batch_size=4)
+    return api(
+        lambda: finetune.fit(ws._fit_model, texts, labels, config=config, verbose=0, **kwargs)
+    )
+
+
+def fractional_labels_fit(ws):
+    return _fit(ws, ["good", "bad", "fine"], [1.0, 0.5, 0.0])
+
+
+def string_labels_fit(ws):
+    return _fit(ws, ["good", "bad"], ["pos", "neg"])
+
+
+def one_hot_labels_fit(ws):
+    import numpy as np
+
+    return _fit(ws, ["good", "bad", "fine"], np.eye(2)[[1, 0, 1]])
+
+
+def one_string_fit(ws):
+    return _fit(ws, "hello", [0])
+
+
+def empty_fit(ws):
+    return _fit(ws, [], [])
+
+
+def bad_validation_labels_fit(ws):
+    return _fit(ws, ["good", "bad"], [1, 0], validation=(["fine", "poor"], [1, 5]))
+
+
+def validation_length_fit(ws):
+    return _fit(ws, ["good", "bad"], [1, 0], validation=(["fine", "poor"], [1]))
 
 
 # --------------------------------------------------------------------------- cases
@@ -638,6 +766,88 @@ CASES = [
         r"Re-run training or re-export the model",
     ),
     Case(
+        "overwrite_user_directory",
+        "--overwrite on a directory of the user's (it would delete their files)",
+        "`bertkit train --train proj/train.csv --output proj --overwrite`",
+        overwrite_user_directory,
+        r"\[exit 2\]\nerror: The output directory already exists and holds files bertkit did "
+        r"not write, which overwriting it would delete",
+        r"Received: '.*proj-\d+' holding notes\.txt, train\.csv",
+        r"Choose a new output path, or move those files out first",
+    ),
+    Case(
+        "output_is_a_file",
+        "--output is a regular file",
+        "`bertkit train --output good.csv --overwrite`",
+        output_is_a_file,
+        r"\[exit 2\]\nerror: The output path is a file, not a directory",
+        r"Received: '.*good\.csv'",
+        r"Choose a directory path",
+    ),
+    Case(
+        "unwritable_output",
+        "--output where nothing can be created (checked before training)",
+        "`bertkit train --output /proc/m`",
+        unwritable_output,
+        r"\[exit 2\]\nerror: The output directory cannot be written",
+        r"Received: '/proc/m'",
+        r"Choose a writable location",
+    ),
+    Case(
+        "output_dot",
+        "--output . (the current directory, holding the user's files)",
+        "`bertkit train --train train.csv --output .`",
+        output_dot,
+        r"\[exit 2\]\nerror: The output directory already exists and holds files",
+        r"Received: '.*dot-\d+' holding notes\.txt, train\.csv",
+        r"Choose a new output path",
+    ),
+    Case(
+        "untrusted_model",
+        "A model directory whose graph writes files (a crafted model)",
+        "`bertkit predict --model DIR` on a model that calls `tf.io.write_file`",
+        file_writing_model,
+        r"\[exit 2\]\nerror: The model uses TensorFlow ops that can read or write files",
+        r"Received: WriteFile in '.*crafted_model-\d+' \(function serve\)",
+        r"Only if you trust where this model came from, pass trust_model=True \(--trust-model",
+    ),
+    Case(
+        "reordered_labels_file",
+        "labels.json with the model's class names in another order",
+        "`export.load_model(dir)` after reordering `labels.json`",
+        reordered_labels_file,
+        r"ValueError: The model's labels\.json does not match the class names saved inside",
+        r"Received: \['love', 'job', 'education'\] in '.*labels\.json', \['education'",
+        r"Restore labels\.json from the original model directory",
+    ),
+    Case(
+        "short_labels_file",
+        "labels.json with fewer class names than the model has outputs",
+        "`export.load_model(dir)` with a class missing from `labels.json`",
+        short_labels_file,
+        r"ValueError: The model's labels\.json does not match the class names saved inside",
+        r"Received: \['education', 'job'\] in '.*labels\.json'",
+        r"Restore labels\.json from the original model directory",
+    ),
+    Case(
+        "model_is_a_file",
+        "--model given a file instead of a model directory",
+        "`bertkit predict --model good.csv`",
+        model_is_a_file,
+        r"\[exit 2\]\nerror: Not a bertkit model directory: it is a file",
+        r"Received: '.*good\.csv'",
+        r"Pass the --output directory of `bertkit train`",
+    ),
+    Case(
+        "duplicate_class_names",
+        "Duplicate class names when saving a model",
+        '`export.save_model(model, dir, ["job", "love", "job"])`',
+        duplicate_class_names,
+        r"ValueError: label_names must be distinct",
+        r"Received: \['job'\] repeated in \['job', 'love', 'job'\]",
+        r"Give every class its own name",
+    ),
+    Case(
         "remote_without_network",
         "Remote handle with no network",
         f"`bertkit train --preset {REMOTE_PRESET}` (network disabled, empty TF-Hub cache)",
@@ -726,6 +936,105 @@ CASES = [
         r"No such file",
         r"Received: .*texts_missing\.txt",
         r"Check the path",
+    ),
+    Case(
+        "learning_rate_inf",
+        "Non-finite learning rate",
+        "`bertkit train --learning-rate inf`",
+        learning_rate_inf,
+        r"\[exit 2\]\nerror: learning_rate must be a finite number > 0",
+        r"Received: learning_rate=inf",
+        r"BERT fine-tuning uses 3e-5 to 3e-4",
+    ),
+    Case(
+        "diverged_training",
+        "Training that diverges to a NaN loss (nothing is saved)",
+        "`bertkit train --strategy freeze --epochs 1 --learning-rate 1e38`",
+        diverged_training,
+        r"\[exit 2\]\nerror: Training diverged: .*loss became nan",
+        r"Received: learning_rate=1e\+38\. Training stopped and nothing was saved",
+        r"Lower the learning rate",
+    ),
+    Case(
+        "seq_length_too_long",
+        "seq_length longer than the encoder's position table",
+        "`bertkit train --seq-length 100000` (the tiny encoder has 512 positions)",
+        seq_length_too_long,
+        r"\[exit 2\]\nerror: seq_length is longer than the encoder's position table",
+        r"Received: seq_length=100000, the encoder has 512 positions",
+        r"Pass seq_length <= 512 \(--seq-length",
+    ),
+    Case(
+        "seq_length_too_short",
+        "seq_length too short for [CLS] and [SEP]",
+        "`bertkit train --seq-length 2`",
+        seq_length_too_short,
+        r"\[exit 2\]\nerror: seq_length is too short",
+        r"Received: seq_length=2",
+        r"Pass seq_length >= 3",
+    ),
+    Case(
+        "fractional_labels_fit",
+        "Fractional float labels given to `fit`",
+        "`finetune.fit(model, texts, [1.0, 0.5, 0.0])`",
+        fractional_labels_fit,
+        r"ValueError: Training labels must be whole class ids",
+        r"Received: 0\.5 at position 1",
+        r"not probabilities: .* round the others",
+    ),
+    Case(
+        "string_labels_fit",
+        "String labels given to `fit`",
+        "`finetune.fit(model, texts, ['pos', 'neg'])`",
+        string_labels_fit,
+        r"ValueError: Training labels must be integer class ids, not strings",
+        r"Received: 'pos' at position 0",
+        r"LabelEncoder\.fit\(labels\)",
+    ),
+    Case(
+        "one_hot_labels_fit",
+        "One-hot labels given to `fit`",
+        "`finetune.fit(model, texts, np.eye(2)[ids])`",
+        one_hot_labels_fit,
+        r"ValueError: Training labels must be one class id per example, not one-hot",
+        r"Received: an array of shape \(3, 2\)",
+        r"Pass labels\.argmax\(axis=1\)",
+    ),
+    Case(
+        "one_string_fit",
+        "One string instead of a list of training texts",
+        "`finetune.fit(model, 'hello', [0])`",
+        one_string_fit,
+        r"TypeError: texts must be a list of strings, not one string",
+        r"Received: 'hello'",
+        r"Pass a list: \['hello'\]",
+    ),
+    Case(
+        "empty_fit",
+        "No training examples given to `fit`",
+        "`finetune.fit(model, [], [])`",
+        empty_fit,
+        r"ValueError: No training examples",
+        r"Received: 0 texts and 0 labels",
+        r"Pass at least one labelled text",
+    ),
+    Case(
+        "bad_validation_labels_fit",
+        "Validation label ids outside the model's classes",
+        "`finetune.fit(..., validation=(texts, [1, 5]))` on a 2-class model",
+        bad_validation_labels_fit,
+        r"ValueError: Label ids must be in \[0, 2\) \(the model has 2 classes\)",
+        r"Received: validation labels with min=1, max=5",
+        r"LabelEncoder.* Or build the model with num_classes=6",
+    ),
+    Case(
+        "validation_length_fit",
+        "Validation texts and labels of different lengths",
+        "`finetune.fit(..., validation=(2 texts, 1 label))`",
+        validation_length_fit,
+        r"ValueError: Validation texts and labels differ in length",
+        r"Received: 2 texts, 1 labels",
+        r"Pass one label per example",
     ),
 ]
 

@@ -7,15 +7,26 @@ preprocessors use ops (`CaseFoldUTF8`, `WordpieceTokenizeWithOffsets`, ...)
 that only exist once `tensorflow_text` is imported, and tensorflow-text only
 works with the tensorflow release of the same minor version.
 
-`import bertkit` calls `setup()` so users never meet these problems.
+`import bertkit` calls `setup()` so users never meet these problems. It also
+keeps TensorFlow's start-up quiet unless the user set `TF_CPP_MIN_LOG_LEVEL`:
+no "failed call to cuInit" error on machines without a GPU, no grappler
+loop-optimizer warnings from the preprocessors' ragged asserts, no
+pkg_resources deprecation warning from tensorflow_hub. The GPU itself is never
+hidden (`CUDA_VISIBLE_DEVICES` is left alone).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import tempfile
+import warnings
 
 LEGACY_KERAS_ENV = "TF_USE_LEGACY_KERAS"
+LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
+# Stderr lines TensorFlow prints while looking for a GPU that are noise, not news:
+# the cuInit error is logged at ERROR level on every machine without a CUDA driver.
+GPU_PROBE_NOISE = ("failed call to cuInit",)
 
 
 class EnvironmentNotReadyError(RuntimeError):
@@ -82,6 +93,59 @@ def check_legacy_keras(tf_module) -> None:
         )
 
 
+def probe_gpus_quietly(tf_module) -> list:
+    """Lists the physical GPUs once, dropping TensorFlow's cuInit error from stderr.
+
+    The first device lookup initialises the CUDA platform, which on a machine
+    without a CUDA driver logs "failed call to cuInit" at ERROR level (so
+    `TF_CPP_MIN_LOG_LEVEL=2` does not hide it). The lookup runs with file
+    descriptor 2 sent to a temporary file; every other line it printed is
+    written back to `sys.stderr`, so real errors still show. Listing physical
+    devices does not initialise them: memory growth can still be set later.
+
+    Args:
+        tf_module: module. The imported `tensorflow`.
+
+    Returns:
+        The list `tf.config.list_physical_devices("GPU")` returned.
+    """
+    sys.stderr.flush()
+    try:
+        saved_fd = os.dup(2)
+    except OSError:  # pragma: no cover - no stderr file descriptor
+        return tf_module.config.list_physical_devices("GPU")
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            gpus = tf_module.config.list_physical_devices("GPU")
+        finally:
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+        captured.seek(0)
+        lines = captured.read().decode("utf-8", errors="replace").splitlines(keepends=True)
+    kept = [line for line in lines if not any(noise in line for noise in GPU_PROBE_NOISE)]
+    if kept:
+        sys.stderr.write("".join(kept))
+    return gpus
+
+
+def quiet_tensorflow(tf_module) -> None:
+    """Silences TensorFlow's start-up noise that says nothing about the user's work.
+
+    Drops the cuInit error (see `probe_gpus_quietly`) and turns off grappler's
+    loop optimizer, whose only effect on BERT graphs is an absl warning per
+    trace ("Skipping loop optimization for Merge node with control input", from
+    the preprocessors' RaggedConcat asserts): BERT encoders and preprocessors
+    have no while-loops for it to rewrite. Call it only when the user did not set
+    `TF_CPP_MIN_LOG_LEVEL`: a user who sets it wants TensorFlow's own logs.
+
+    Args:
+        tf_module: module. The imported `tensorflow`.
+    """
+    probe_gpus_quietly(tf_module)
+    tf_module.config.optimizer.set_experimental_options({"loop_optimization": False})
+
+
 _READY = False
 
 
@@ -97,7 +161,9 @@ def setup() -> None:
     if "tensorflow" not in sys.modules:
         os.environ[LEGACY_KERAS_ENV] = "1"
     # Quieter TensorFlow start-up unless the user asked for logs.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    user_set_log_level = LOG_LEVEL_ENV in os.environ
+    os.environ.setdefault(LOG_LEVEL_ENV, "2")
+    warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning)
     try:
         import tensorflow as tf
     except ImportError as err:  # pragma: no cover - depends on the install
@@ -123,4 +189,6 @@ def setup() -> None:
             f"Run: pip install 'tensorflow-text=={'.'.join(tf.__version__.split('.')[:2])}.*'."
         ) from err
     check_versions_match(tf.__version__, tensorflow_text.__version__)
+    if not user_set_log_level:
+        quiet_tensorflow(tf)
     _READY = True

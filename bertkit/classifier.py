@@ -48,6 +48,7 @@ POOLINGS = ("mean", "pooled")
 DEFAULT_SEQ_LENGTH = 128
 _LAYER_RE = re.compile(r"(?:^|/)layer_(\d+)/")
 _POOLER_PREFIX = "pooler_transform/"
+_POSITION_TABLE_RE = re.compile(r"(?:^|/)position_embedding/embeddings(?::\d+)?$")
 
 
 def transformer_layer_index(variable_name: str) -> int | None:
@@ -122,6 +123,57 @@ def validate_strategy(strategy: str, num_layers: int | None = None, unfreeze_top
                 f"unfreeze_top={unfreeze_top}, the encoder has {num_layers} layers. Pass "
                 f"unfreeze_top <= {num_layers}, or strategy='full' to train all of them."
             )
+
+
+def position_table_size(variables) -> int | None:
+    """Rows of the encoder's position-embedding table (its longest input), or None if not found.
+
+    Every TF-Hub BERT names it `.../position_embedding/embeddings` (shape
+    `[max_position_embeddings, hidden]`).
+
+    Args:
+        variables: list of tf.Variable. The encoder SavedModel's variables.
+    """
+    for variable in variables:
+        if _POSITION_TABLE_RE.search(variable.name) and len(variable.shape) == 2:
+            return int(variable.shape[0])
+    return None
+
+
+def validate_seq_length(
+    seq_length, text_pairs: bool = False, max_positions: int | None = None
+) -> None:
+    """Raises ValueError for a seq_length that cannot work (before any data or model work).
+
+    Args:
+        seq_length: int. Tokens per text, [CLS] and [SEP] included.
+        text_pairs: bool. Whether the model packs two texts (3 special tokens).
+        max_positions: optional int. The encoder's position-table rows (`position_table_size`).
+
+    Examples:
+    >>> validate_seq_length(128, max_positions=512)
+    >>> validate_seq_length(1000, max_positions=512)
+    Traceback (most recent call last):
+    ...
+    ValueError: seq_length is longer than the encoder's position table. Received: seq_length=1000, the encoder has 512 positions. Pass seq_length <= 512 (--seq-length on the command line); longer texts are truncated.
+    """
+    if not isinstance(seq_length, int) or isinstance(seq_length, bool):
+        raise ValueError(
+            f"seq_length must be an integer. Received: seq_length={seq_length!r}. Try 128."
+        )
+    least, layout = (5, "[CLS] A [SEP] B [SEP]") if text_pairs else (3, "[CLS] text [SEP]")
+    if seq_length < least:
+        raise ValueError(
+            f"seq_length is too short: {layout} needs at least {least} tokens. Received: "
+            f"seq_length={seq_length}. Pass seq_length >= {least}; 128 suits most texts."
+        )
+    if max_positions is not None and seq_length > max_positions:
+        raise ValueError(
+            "seq_length is longer than the encoder's position table. Received: "
+            f"seq_length={seq_length}, the encoder has {max_positions} positions. Pass "
+            f"seq_length <= {max_positions} (--seq-length on the command line); longer texts "
+            "are truncated."
+        )
 
 
 class SubsetTrainableKerasLayer(hub.KerasLayer):
@@ -279,15 +331,7 @@ def build_classifier(
         )
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}.")
-    if seq_length < 3:
-        raise ValueError(
-            f"seq_length must be >= 3 ([CLS] text [SEP]). Received: seq_length={seq_length}."
-        )
-    if text_pairs and seq_length < 5:
-        raise ValueError(
-            "seq_length is too short for text pairs: [CLS] A [SEP] B [SEP] needs at least 5 "
-            f"tokens. Received: seq_length={seq_length}. Pass seq_length >= 5."
-        )
+    validate_seq_length(seq_length, text_pairs)
     validate_strategy(strategy, None, unfreeze_top)
     bk_precision.validate(precision)
 
@@ -299,6 +343,7 @@ def build_classifier(
     )
     encoder_obj = bk_hub.load_saved_model(encoder_dir)  # loaded once, wrapped below
     num_layers = count_transformer_layers(encoder_obj.variables)
+    validate_seq_length(seq_length, text_pairs, position_table_size(encoder_obj.variables))
     validate_strategy(strategy, num_layers, unfreeze_top)
     if strategy == "freeze":
         encoder = hub.KerasLayer(encoder_obj, trainable=False, name="encoder")

@@ -301,7 +301,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, FileExistsError, ImportError, OSError) as err:
+    except (
+        ValueError,
+        FileNotFoundError,
+        FileExistsError,
+        ImportError,
+        OSError,
+        FloatingPointError,  # training diverged (preflight.NonFiniteLossError)
+    ) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 

@@ -60,7 +60,7 @@ import tensorflow as tf  # noqa: E402
 import tf_keras  # noqa: E402
 
 from bertkit import names, precision  # noqa: E402
-from bertkit._atomic import Layout, atomic_dir  # noqa: E402
+from bertkit._atomic import Layout, atomic_dir, check_output  # noqa: E402
 
 DEFAULT_SEQ_LENGTH = 128
 METADATA_FILE = "bertkit.json"
@@ -131,12 +131,14 @@ def read_hf_config(src: str | os.PathLike) -> dict:
     return config
 
 
-def build_encoder_network(config: dict, dropout: bool = True):
+def build_encoder_network(config: dict, dropout: bool = True, **network_kwargs):
     """Returns an `official.nlp` `BertEncoderV2` shaped like the HF `config`.
 
     Args:
         config: dict. Hugging Face BERT config (`config.json`).
         dropout: bool. Keep the checkpoint's dropout rates (used when fine-tuning).
+        **network_kwargs: more `BertEncoderV2` arguments, e.g. `return_attention_scores=True`
+            (see `bertkit.anatomy`).
     """
     from official.nlp.modeling import networks
 
@@ -155,6 +157,7 @@ def build_encoder_network(config: dict, dropout: bool = True):
         initializer=tf_keras.initializers.TruncatedNormal(
             stddev=config.get("initializer_range", 0.02)
         ),
+        **network_kwargs,
     )
     dummy = tf.zeros((1, 2), tf.int32)
     network({name: dummy for name in names.ENCODER_INPUTS})  # creates the variables
@@ -364,6 +367,7 @@ def convert(
     """
     src = Path(src).expanduser()
     config = read_hf_config(src)
+    check_output(out, overwrite, PRESET_LAYOUT)  # before reading the weights
     lower = _guess_lower_case(src, config) if do_lower_case is None else do_lower_case
     tensors = read_safetensors(src / "model.safetensors")
     vocab_size = sum(1 for _ in (src / "vocab.txt").open(encoding="utf-8"))

@@ -1,4 +1,4 @@
-"""Load labelled text (CSV/TSV, DataFrame, folders, TFDS), encode labels, split.
+"""Load labelled text (CSV/TSV, Parquet, JSON Lines, DataFrame, folders, TFDS), encode labels.
 
 Every loader returns a `TextDataset`: the texts, the raw labels as strings
 (`None` for unlabelled data) and a human-readable `source` for messages.
@@ -502,10 +502,16 @@ def load_csv(
             'encoding_errors="replace" to read invalid bytes as U+FFFD.'
         ) from err
     except pd.errors.ParserError as err:
+        sniffed = formats.sniff_separator(fmt.sample, path)
+        hint = (
+            f"pass sep={sniffed!r} (--sep '{'tab' if sniffed == chr(9) else sniffed}' on the CLI): "
+            "the first lines are separated by it"
+            if sniffed != sep
+            else "pass the right sep= (--sep on the CLI)"
+        )
         raise ValueError(
             f"Could not parse {str(path)!r} as {kind} (sep={sep!r}). Received: {str(err).strip()}. "
-            "Quote texts that contain the separator, or pass the right sep= "
-            "(sep='\\t' for tab-separated files)."
+            f"Quote texts that contain the separator, or {hint}."
         ) from err
     if not isinstance(frame.index, pd.RangeIndex):
         raise ValueError(
@@ -797,19 +803,19 @@ def load(
     >>> load("tfds:imdb_reviews:test", download=False)  # doctest: +SKIP
     """
     _check_sep(sep)
-    if sep is not None and not (
-        isinstance(source, str | os.PathLike)
-        and Path(source).expanduser().is_file()
-        and formats.detect(Path(source).expanduser()).kind == "csv"
-    ):
-        raise ValueError(
-            f"sep only applies to CSV/TSV files. Received: sep={sep!r} for "
-            f"{source if isinstance(source, str | os.PathLike) else type(source).__name__!r}. "
-            "Drop sep (--sep on the command line) for this source."
-        )
+
+    def no_sep(what: str) -> None:
+        if sep is not None:
+            raise ValueError(
+                f"sep only applies to CSV/TSV files. Received: sep={sep!r} for {what}. "
+                "Drop sep (--sep on the command line) for this source."
+            )
+
     if isinstance(source, pd.DataFrame):
+        no_sep("a DataFrame")
         return from_dataframe(source, text_column, label_column, **kwargs)
     if isinstance(source, str) and source.startswith(TFDS_PREFIX):
+        no_sep(repr(source))
         match = _TFDS_SOURCE.match(source)
         if not match:
             raise ValueError(
@@ -835,8 +841,10 @@ def load(
         )
     path = Path(source).expanduser()
     if path.is_dir():
+        no_sep(f"the folder {str(path)!r}")
         return load_text_directory(source, **kwargs)
     if path.is_file() and (fmt := formats.detect(path)).kind != "csv":
+        no_sep(f"the {fmt.kind.replace('_', ' ')} file {str(path)!r}")
         return _load_table(path, fmt, text_column, label_column, **kwargs)
     return load_csv(source, text_column, label_column, sep=sep, **kwargs)
 

@@ -3,8 +3,9 @@
 Two steps (Hinton et al. 2015, "Distilling the Knowledge in a Neural Network"):
 
 1. `make_student` builds a smaller encoder from the teacher's lower `k` layers
-   (the DistilBERT recipe): a tf-models `BertEncoderV2` with `num_layers=k`
-   whose embeddings, first `k` transformer blocks and pooler are copied, by
+   (not DistilBERT's initialisation, which took one layer in two from its
+   12-layer teacher): a tf-models `BertEncoderV2` with `num_layers=k` whose
+   embeddings, first `k` transformer blocks and pooler are copied, by
    variable name, from the teacher encoder. It is saved as a preset directory
    that `build_classifier` and `bertkit.load` accept (written atomically):
 
@@ -54,7 +55,7 @@ import tf_keras  # noqa: E402
 
 from bertkit import classifier, converter, finetune, inputs, names, preflight  # noqa: E402
 from bertkit import hub as bk_hub  # noqa: E402
-from bertkit._atomic import atomic_dir  # noqa: E402
+from bertkit._atomic import atomic_dir, check_output  # noqa: E402
 
 DEFAULT_TEMPERATURE = 2.0
 DEFAULT_ALPHA = 0.5
@@ -202,6 +203,7 @@ def make_student(
     >>> sorted(p.name for p in out.iterdir() if p.name in ("encoder", "preprocessor"))
     ['encoder', 'preprocessor']
     """
+    check_output(out_dir, overwrite, converter.PRESET_LAYOUT)  # before loading the teacher
     loaded, encoder_dir, preprocessor_dir = _teacher_sources(teacher)
     variables = list(loaded.variables)
     recorded = _recorded_metadata(encoder_dir)

@@ -192,8 +192,13 @@ def detect(path: str | os.PathLike) -> FileFormat:
 
 
 def _is_json_lines(sample: str) -> bool:
-    """True when a `.json` file holds JSON Lines: its first line alone is an object, and
-    more lines follow or the object's values are scalars (not a dict of columns).
+    """True when a `.json` file holds JSON Lines rather than one JSON document.
+
+    That is: its first line alone is an object, and more lines follow or the
+    object's values are scalars (a one-line dict of columns is not JSON Lines).
+
+    Args:
+        sample: str. The first lines of the file.
 
     Examples:
     >>> _is_json_lines('{"text": "a", "label": 1}\\n'), _is_json_lines('{"text": ["a", "b"]}')

@@ -56,7 +56,20 @@ def train_from_files(
     (gradient accumulation, see `TrainConfig`) only changes memory, so a run
     that ran out of memory can resume with a smaller one.
     """
+    # Preflight, cheapest first; the model is built (and its position table checked) after
+    # the data, and nothing trains before all of it passed.
     classifier.validate_strategy(strategy, None, unfreeze_top)
+    classifier.validate_seq_length(seq_length)
+    config = finetune.TrainConfig.for_strategy(
+        strategy,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        deterministic=deterministic,
+        micro_batch_size=micro_batch_size,
+    )
+    config.validate()
     # Before loading data: refuses a file, a directory of the user's, an unwritable place.
     output = check_output(output, overwrite, export.MODEL_LAYOUT)
     train_ds = data.load(
@@ -71,16 +84,6 @@ def train_from_files(
     encoder = data.LabelEncoder.fit(train_ds.labels)
     y_train = encoder.encode(train_ds.labels)
     y_val = encoder.encode(val_ds.labels)
-    config = finetune.TrainConfig.for_strategy(
-        strategy,
-        epochs=epochs,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        seed=seed,
-        deterministic=deterministic,
-        micro_batch_size=micro_batch_size,
-    )
-    config.validate()
     finetune.set_seed(seed, deterministic)  # before building: seeds the head's initial weights
     model = classifier.build_classifier(
         preset,

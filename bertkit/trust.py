@@ -50,6 +50,7 @@ True
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
@@ -177,7 +178,8 @@ def check(directory: str | os.PathLike, trust_model: bool = False) -> None:
     if not found:
         return
     ops = sorted({op for op, _ in found})
-    places = sorted({where for _, where in found})
+    # "function __inference_serve_21" -> "function serve" (the name in the Python source).
+    places = sorted({re.sub(r"__inference_(.+)_\d+$", r"\1", where) for _, where in found})
     more = f" and {len(places) - _SHOWN} more" if len(places) > _SHOWN else ""
     raise UntrustedModelError(
         "The model uses TensorFlow ops that can read or write files, use the network or run "

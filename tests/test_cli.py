@@ -213,15 +213,74 @@ def test_output_dot_is_checked_as_the_current_directory(tmp_path, monkeypatch, c
 
 
 def test_predict_refuses_a_file_writing_model_unless_trusted(tmp_path, capsys):
-    from test_export import _file_writing_model
+    from crafted_model import file_writing_model
 
     from bertkit import cli
 
     leak = tmp_path / "leak.txt"
-    model = _file_writing_model(tmp_path / "model", leak)
+    model = file_writing_model(tmp_path / "model", leak)
     (tmp_path / "texts.txt").write_text("secret\n")
     predict = ["predict", "--model", str(model), "--input", str(tmp_path / "texts.txt")]
     assert cli.main(predict) == 2
     assert "WriteFile" in capsys.readouterr().err and not leak.exists()
     assert cli.main([*predict, "--trust-model"]) == 0
     assert leak.read_text() == "secret"
+
+
+def _train_in_process(csv_files, output, *more):
+    """Runs `bertkit train` in this process on the module's CSV; returns the exit status."""
+    from bertkit import cli
+
+    args = ["--train", csv_files / "train.csv", "--text-column", "sentence"]
+    args += ["--label-column", "topic", "--preset", presets.TINY_PRESET, "--output", output]
+    return cli.main(["train", *map(str, args), *map(str, more)])
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--learning-rate", "inf"], "learning_rate must be a finite number > 0. Received: "),
+        (["--learning-rate", "nan"], "Received: learning_rate=nan"),
+        (["--seq-length", "2"], "seq_length is too short: [CLS] text [SEP] needs at least 3"),
+        (["--epochs", "0"], "epochs must be a positive integer. Received: epochs=0"),
+    ],
+)
+def test_bad_settings_fail_before_data_or_model(
+    csv_files, tmp_path, monkeypatch, capsys, flags, message
+):
+    from bertkit import classifier, data
+
+    def started(*args, **kwargs):
+        raise AssertionError("data or model work started before the settings were checked")
+
+    monkeypatch.setattr(data, "load", started)
+    monkeypatch.setattr(classifier, "build_classifier", started)
+    assert _train_in_process(csv_files, tmp_path / "model", *flags) == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_seq_length_beyond_the_position_table_fails_before_training(
+    csv_files, tmp_path, monkeypatch, capsys, tiny_dir
+):
+    from bertkit import finetune
+
+    def started(*args, **kwargs):
+        raise AssertionError("training started with a seq_length the encoder cannot take")
+
+    monkeypatch.setattr(finetune, "fit", started)
+    assert _train_in_process(csv_files, tmp_path / "model", "--seq-length", "100000") == 2
+    err = capsys.readouterr().err
+    assert "Received: seq_length=100000, the encoder has 512 positions" in err
+    assert "Pass seq_length <= 512" in err and "reshape" not in err.lower()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_diverged_training_exits_nonzero_and_saves_nothing(csv_files, tmp_path, capsys, tiny_dir):
+    # 1e38 is finite (accepted up front) but overflows the logits within the first epoch.
+    flags = ["--strategy", "freeze", "--epochs", "3", "--learning-rate", "1e38"]
+    assert _train_in_process(csv_files, tmp_path / "model", *flags) == 2
+    err = capsys.readouterr().err
+    assert "error: Training diverged:" in err and "nothing was saved" in err
+    assert "Received: learning_rate=1e+38" in err and "Lower the learning rate" in err
+    assert list(tmp_path.iterdir()) == []  # no model directory, no checkpoint of the NaN state

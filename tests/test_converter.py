@@ -129,6 +129,16 @@ def test_converter_rejects_incomplete_or_non_bert_checkpoints(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_convert_refuses_a_user_directory_before_reading_weights(tmp_path, monkeypatch):
+    _random_hf_checkpoint(tmp_path / "hf", local_presets.tiny_vocabulary())
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "notes.txt").write_text("mine")
+    monkeypatch.setattr(converter, "read_safetensors", lambda path: pytest.fail("read weights"))
+    with pytest.raises(FileExistsError, match="did not write.*holding notes.txt"):
+        bertkit.convert(tmp_path / "hf", tmp_path / "out", overwrite=True)
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["notes.txt"]
+
+
 def test_converter_refuses_to_overwrite(tmp_path):
     (tmp_path / "out").mkdir()
     _random_hf_checkpoint(tmp_path / "hf", local_presets.tiny_vocabulary())

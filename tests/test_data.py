@@ -773,6 +773,13 @@ def test_docstring_examples_run():
     assert result.failed == 0
 
 
+def test_formats_docstring_examples_run():
+    from bertkit import formats
+
+    result = doctest.testmod(formats)
+    assert result.attempted >= 6 and result.failed == 0
+
+
 def test_topics_ship_inside_the_package_for_pip_installs(tmp_path, monkeypatch):
     from bertkit import datasets
 

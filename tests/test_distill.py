@@ -101,6 +101,14 @@ def test_make_student_rejects_impossible_layer_counts(tiny_dir, tmp_path, num_la
     assert not (tmp_path / "s").exists()
 
 
+def test_make_student_refuses_a_user_directory_before_loading_the_teacher(tmp_path, monkeypatch):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "s" / "notes.txt").write_text("mine")
+    monkeypatch.setattr(distill, "_teacher_sources", lambda teacher: pytest.fail("loaded"))
+    with pytest.raises(FileExistsError, match="did not write.*holding notes.txt"):
+        distill.make_student(presets.TINY_PRESET, 1, tmp_path / "s", overwrite=True)
+
+
 def _numpy_loss(labels, student, teacher, t, alpha):
     def log_softmax(z):
         z = z - z.max(axis=1, keepdims=True)
@@ -191,3 +199,21 @@ def test_distill_trains_the_student_and_lowers_the_loss(student_dir):
     after = student.token_model.trainable_weights
     assert all(not np.array_equal(b, a.numpy()) for b, a in zip(before, after, strict=True))
     assert distill.prediction_throughput(student, TEXTS[:4], repeats=1) > 0
+
+
+def test_distill_stops_on_nan_loss_and_checks_labels_first(student_dir):
+    from bertkit import preflight
+
+    student = bertkit.build_classifier(student_dir, 2, "full")
+    with pytest.raises(ValueError, match="Validation labels must be whole class ids"):
+        distill.distill(student, TEXTS, LABELS, alpha=0.0, validation=(TEXTS[:2], [0.5, 1.0]))
+    nan_logits = np.full((len(TEXTS), 2), np.nan, np.float32)  # a broken teacher
+    with pytest.raises(preflight.NonFiniteLossError, match="loss became nan at epoch 1, batch 1"):
+        distill.distill(
+            student,
+            TEXTS,
+            LABELS,
+            teacher_logits=nan_logits,
+            alpha=0.5,
+            config=finetune.TrainConfig(epochs=1, batch_size=16),
+        )

@@ -50,3 +50,56 @@ def test_version_mismatch_names_the_pip_fix():
 def test_matching_versions_pass():
     _env.check_versions_match("2.20.0", "2.20.1")
     _env.check_versions_match("2.20.0rc0", "2.20.0")
+
+
+_FIRST_OPS = (
+    "import bertkit\n"
+    "from bertkit import tokens\n"
+    "import tensorflow as tf\n"
+    "tf.constant(1.0) + 1.0\n"
+    "tokens.table(bertkit.load_preprocessor(bertkit.TINY_PRESET), 'I love my job.')\n"
+    "print('ok')"
+)
+
+
+def _without_log_level() -> dict:
+    return {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL",)}
+
+
+def test_import_bertkit_hides_cuinit_error_and_loop_optimizer_warnings():
+    env = {k: v for k, v in _without_log_level().items() if k != _env.LEGACY_KERAS_ENV}
+    result = subprocess.run(
+        [sys.executable, "-c", _FIRST_OPS], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert "cuInit" not in result.stderr
+    assert "loop_optimizer" not in result.stderr
+    assert "absl::InitializeLog" not in result.stderr
+
+
+def test_user_log_level_keeps_tensorflow_logs():
+    # A user who sets TF_CPP_MIN_LOG_LEVEL gets TensorFlow's own logs, untouched.
+    result = _run(
+        "import bertkit, tensorflow as tf\n"
+        "print(tf.config.optimizer.get_experimental_options().get('loop_optimization'))",
+        TF_CPP_MIN_LOG_LEVEL="0",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "None"
+
+
+def test_gpu_probe_keeps_other_stderr_lines(capsys):
+    class FakeConfig:
+        @staticmethod
+        def list_physical_devices(kind):
+            os.write(2, b"E cuda_platform.cc:51] failed call to cuInit: UNKNOWN ERROR (303)\n")
+            os.write(2, b"E something.cc:1] a real problem\n")
+            return []
+
+    class FakeTf:
+        config = FakeConfig
+
+    assert _env.probe_gpus_quietly(FakeTf) == []
+    err = capsys.readouterr().err
+    assert "a real problem" in err
+    assert "cuInit" not in err

@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import pytest
+from crafted_model import file_writing_model
 
 from bertkit import classifier, export, finetune, presets
 
@@ -157,29 +158,9 @@ def test_model_path_that_is_a_file_says_it_is_a_file(tmp_path):
         export.load_model(path)
 
 
-def _file_writing_model(directory, leak):
-    """A model directory whose serving function writes its input texts to `leak`."""
-    import tensorflow as tf
-
-    class Module(tf.Module):
-        def __init__(self):
-            self.label_names = tf.Variable(["a", "b"], dtype=tf.string, trainable=False)
-
-        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-        def serve(self, text):
-            tf.io.write_file(str(leak), tf.strings.reduce_join(text, separator="\n"))
-            logits = tf.zeros([tf.shape(text)[0], 2])
-            return {"logits": logits, "probabilities": tf.nn.softmax(logits)}
-
-    module = Module()
-    tf.saved_model.save(module, str(directory), signatures={"serving_default": module.serve})
-    (directory / "labels.json").write_text(json.dumps(["a", "b"]))
-    return directory
-
-
 def test_model_that_writes_files_is_refused_unless_trusted(tmp_path):
     leak = tmp_path / "leak.txt"
-    directory = _file_writing_model(tmp_path / "model", leak)
+    directory = file_writing_model(tmp_path / "model", leak)
     with pytest.raises(export.trust.UntrustedModelError, match="WriteFile.*trust_model=True"):
         export.load_model(directory).predict(["secret"])
     assert not leak.exists()

@@ -1,6 +1,7 @@
 """Local presets build once (idempotent) and atomically (never half-built)."""
 
 import pytest
+from test_atomic import _dead_pid, _tagged
 
 from bertkit import _atomic, converter, hub, local_presets, presets
 
@@ -37,7 +38,7 @@ def test_interrupted_build_leaves_nothing_loadable(empty_cache, monkeypatch):
 def test_killed_build_partial_is_ignored_and_cleaned(empty_cache):
     # What `kill -9` during a build leaves behind: a temp sibling, never the final name.
     parent = empty_cache / "presets"
-    partial = parent / f"{_atomic.TEMP_MARKER}{presets.TINY_PRESET}-x"
+    partial = parent / _tagged(presets.TINY_PRESET, _dead_pid())
     (partial / "encoder").mkdir(parents=True)
     assert not local_presets.is_built(presets.TINY_PRESET)
     root = local_presets.ensure_built(presets.TINY_PRESET)
@@ -50,7 +51,8 @@ def test_atomic_dir_keeps_old_state_when_rewrite_fails(tmp_path):
     target = tmp_path / "model"
     with _atomic.atomic_dir(target) as tmp:
         (tmp / "v").write_text("old")
-    with pytest.raises(RuntimeError), _atomic.atomic_dir(target, overwrite=True) as tmp:
+    layout = _atomic.Layout("toy directory", required=("v",), allowed=("v",))
+    with pytest.raises(RuntimeError), _atomic.atomic_dir(target, True, layout) as tmp:
         (tmp / "v").write_text("new, half")
         raise RuntimeError("disk full")
     assert (target / "v").read_text() == "old"

@@ -281,3 +281,13 @@ def test_masked_accuracy_grades_the_same_tokens_every_call():
     first = mlm.masked_accuracy(model, texts)
     second = mlm.masked_accuracy(model, texts)
     assert first == second and first["num_masked"] > 0
+
+
+def test_train_mlm_refuses_a_non_finite_learning_rate_and_stops_on_nan_loss(tiny_model):
+    from bertkit import preflight
+
+    with pytest.raises(ValueError, match="learning_rate must be a finite number > 0"):
+        mlm.train_mlm(tiny_model, TEXTS, learning_rate=float("inf"))
+    # 1e38 is finite, so accepted, but overflows the head's logits.
+    with pytest.raises(preflight.NonFiniteLossError, match="Received: learning_rate=1e\\+38"):
+        mlm.train_mlm(tiny_model, TEXTS, epochs=3, train_encoder=False, learning_rate=1e38)

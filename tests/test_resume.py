@@ -47,10 +47,13 @@ def _train_command(train_csv, output, *extra):
     ]
 
 
-def _run(command):
+def _run(command, stderr: list | None = None):
+    """Runs `command`; returns its final JSON line (its stderr appended to `stderr` if given)."""
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     result = subprocess.run(command, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
+    if stderr is not None:
+        stderr.append(result.stderr)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -99,8 +102,11 @@ def test_killed_training_resumes_to_a_complete_model(train_csv, uninterrupted, t
     assert 2 <= killed_at < EPOCHS
     assert not out.exists()  # nothing half-written where the model goes
 
-    summary = _run(_train_command(train_csv, out))
+    stderr = []
+    summary = _run(_train_command(train_csv, out), stderr)
     assert summary["resumed_after_epoch"] == killed_at
+    # It says so when it starts, not only in the final JSON.
+    assert f"Resuming after epoch {killed_at} of {EPOCHS} from {ckpt}" in stderr[0]
     assert summary["epochs_run"] == uninterrupted[1]["epochs_run"]
     assert not ckpt.exists()  # checkpoints are removed once the model is saved
     model = export.load_model(out)
@@ -139,9 +145,7 @@ def test_checkpoints_of_another_run_are_not_resumed(train_csv, tmp_path):
         )
     )
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    result = subprocess.run(
-        _train_command(train_csv, out), capture_output=True, text=True, env=env
-    )
+    result = subprocess.run(_train_command(train_csv, out), capture_output=True, text=True, env=env)
     assert result.returncode == 2
     assert "belongs to a different training run" in result.stderr
     assert "--restart" in result.stderr
