@@ -172,6 +172,15 @@ def save_model(
             f"label_names must have one name per class. Received: {len(label_names)} names for a "
             f"model with {model.output_shape[-1]} outputs."
         )
+    broken = [
+        w.name for w in model.weights if w.dtype.is_floating and not np.isfinite(w.numpy()).all()
+    ]
+    if broken:
+        raise ValueError(
+            "The model has NaN or infinite weights (training diverged), so every prediction "
+            f"would be NaN. Received: {len(broken)} non-finite variables, e.g. {broken[0]!r}. "
+            "Nothing was saved: train again with a lower learning rate."
+        )
     text_pairs = bool(getattr(model, "text_pairs", False))
     module = (_PairServingModule if text_pairs else _ServingModule)(model, label_names)
     with atomic_dir(directory, overwrite=overwrite, layout=MODEL_LAYOUT) as tmp:

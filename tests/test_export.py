@@ -171,3 +171,12 @@ def test_model_that_writes_files_is_refused_unless_trusted(tmp_path):
 def test_exported_model_passes_the_trust_scan(trained, tmp_path):
     directory = export.save_model(trained, tmp_path / "model", ["a", "b", "c"])
     assert export.trust.scan(directory) == []
+
+
+def test_a_model_with_nan_weights_is_not_saved(tmp_path):
+    model = classifier.build_classifier(presets.TINY_PRESET, 2, "freeze")
+    kernel = model.head.get_layer("logits").kernel
+    kernel.assign(np.full(kernel.shape, np.nan, np.float32))  # as a diverged run leaves it
+    with pytest.raises(ValueError, match=r"NaN or infinite weights .* Received: 1 non-finite"):
+        export.save_model(model, tmp_path / "model", ["a", "b"])
+    assert list(tmp_path.iterdir()) == []
