@@ -15,6 +15,7 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -23,6 +24,17 @@ TRUST_HELP = (
     "run the model even if it uses ops that read or write files, use the network or run "
     "code (refused by default: a model directory is a program; only for models you trust)"
 )
+
+SEP_HELP = "CSV separator, e.g. ';' or tab (default: sniffed from the first lines)"
+
+
+def _separator(value: str) -> str:
+    """Reads --sep: `tab` or a typed backslash-t mean a tab, anything else is taken as given.
+
+    Args:
+        value: str. The --sep value (`data.load` checks it is one character).
+    """
+    return "\t" if value.lower() in ("tab", "\\t") else value
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:
@@ -86,6 +98,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         deterministic=args.deterministic,
         restart=args.restart,
         micro_batch_size=args.micro_batch_size,
+        sep=args.sep,
         verbose=1
         if sys.stdout.isatty()
         else 2,  # progress bars for people, one line per epoch for logs
@@ -105,31 +118,47 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         on_bad_text=args.on_bad_text,
         progress=sys.stderr.isatty(),
         trust_model=args.trust_model,
+        sep=args.sep,
     )
     print(json.dumps(metrics))
     return 0
 
 
 def _read_lines(path: str):
-    """Yields the lines of `path` (`-`: stdin), with clear errors for a missing or non-UTF-8 file."""
-    if path == "-":
-        yield from sys.stdin
-        return
-    if not os.path.isfile(path):
+    """Returns the lines of `path` (`-`: stdin) as UTF-8 text, one generator for both.
+
+    A missing path or a directory fails here, before the model loads; invalid
+    UTF-8 (in a file or on stdin) fails with the line number when it is read.
+    A byte-order mark at the start is dropped; line ends stay (`predict_lines` strips them).
+
+    Args:
+        path: str. The --input value.
+    """
+    if path != "-" and os.path.isdir(path):
+        raise IsADirectoryError(
+            f"--input is a directory, not a file. Received: --input {path!r}. "
+            "Pass a text file with one text per line, or - to read texts from stdin."
+        )
+    if path != "-" and not os.path.isfile(path):
         raise FileNotFoundError(
             f"No such file to predict on. Received: --input {path!r}. "
             "Check the path, or pass - to read texts from stdin."
         )
-    with open(path, "rb") as stream:
-        for number, raw in enumerate(stream, start=1):
-            try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise ValueError(
-                    f"--input is not valid UTF-8. Received: {path!r}, invalid bytes "
-                    f"{raw[err.start : err.end]!r} on line {number}. Re-save the file as UTF-8 "
-                    "(e.g. `iconv -f latin1 -t utf-8 IN > OUT`)."
-                ) from None
+
+    def lines():
+        with open(path, "rb") if path != "-" else contextlib.nullcontext(sys.stdin.buffer) as raw:
+            for number, line in enumerate(raw, start=1):
+                try:
+                    yield line.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as err:
+                    source = "stdin" if path == "-" else repr(path)
+                    raise ValueError(
+                        f"--input is not valid UTF-8. Received: {source}, invalid bytes "
+                        f"{line[err.start : err.end]!r} on line {number}. Re-save the file as "
+                        "UTF-8 (e.g. `iconv -f latin1 -t utf-8 IN > OUT`)."
+                    ) from None
+
+    return lines()
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
@@ -208,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--text-column", default="text")
     p.add_argument("--label-column", default="label")
+    p.add_argument("--sep", type=_separator, default=None, help=SEP_HELP)
     p.add_argument("--preset", default=DEFAULT_PRESET, help="preset name, TF-Hub URL or directory")
     p.add_argument("--strategy", default="full", choices=["freeze", "partial", "full"])
     p.add_argument(
@@ -261,6 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True)
     p.add_argument("--text-column", default="text")
     p.add_argument("--label-column", default="label")
+    p.add_argument("--sep", type=_separator, default=None, help=SEP_HELP)
     p.add_argument("--on-bad-text", default="error", choices=["error", "drop"])
     p.add_argument("--trust-model", action="store_true", help=TRUST_HELP)
     p.set_defaults(func=_cmd_evaluate)

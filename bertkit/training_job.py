@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +44,7 @@ def train_from_files(
     deterministic: bool = False,
     restart: bool = False,
     micro_batch_size: int | None = None,
+    sep: str | None = None,
 ) -> dict:
     """Loads data, fine-tunes, saves the model directory; returns a JSON-able summary.
 
@@ -54,7 +56,8 @@ def train_from_files(
     kill continues after the last completed epoch (`restart=True` discards the
     checkpoints). They are deleted once the model is saved. `micro_batch_size`
     (gradient accumulation, see `TrainConfig`) only changes memory, so a run
-    that ran out of memory can resume with a smaller one.
+    that ran out of memory can resume with a smaller one. `sep` is the
+    separator of CSV files (`None`: sniffed, see `data.load_csv`).
     """
     # Preflight, cheapest first; the model is built (and its position table checked) after
     # the data, and nothing trains before all of it passed.
@@ -72,13 +75,10 @@ def train_from_files(
     config.validate()
     # Before loading data: refuses a file, a directory of the user's, an unwritable place.
     output = check_output(output, overwrite, export.MODEL_LAYOUT)
-    train_ds = data.load(
-        train, text_column=text_column, label_column=label_column, on_bad_text=on_bad_text
-    )
+    columns = dict(text_column=text_column, label_column=label_column, sep=sep)
+    train_ds = data.load(train, **columns, on_bad_text=on_bad_text)
     if validation is not None:
-        val_ds = data.load(
-            validation, text_column=text_column, label_column=label_column, on_bad_text=on_bad_text
-        )
+        val_ds = data.load(validation, **columns, on_bad_text=on_bad_text)
     else:
         train_ds, val_ds = data.stratified_split(train_ds, VALIDATION_FRACTION, seed=seed)
     encoder = data.LabelEncoder.fit(train_ds.labels)
@@ -158,22 +158,40 @@ def evaluate_files(
     on_bad_text: str = "error",
     progress: bool = False,
     trust_model: bool = False,
+    sep: str | None = None,
 ) -> dict:
     """Metrics of a saved model on a labelled file: accuracy, macro_f1, n, per-class, confusion.
+
+    The keys are those of `evaluate.classification_metrics` plus
+    `examples_per_second`. When the data lacks some of the model's classes a
+    warning names them: `macro_f1` counts them as F1 0, `macro_f1_present`
+    averages the classes present. `sep` is the CSV separator (`None`: sniffed).
 
     `trust_model=True` runs a model that uses ops touching files, the network or the
     process (refused by default, see `bertkit.trust`).
     """
-    model = litert_serve.load_model(model_dir, trust_model=trust_model)
-    dataset = data.load(
-        data_path, text_column=text_column, label_column=label_column, on_bad_text=on_bad_text
+    dataset = data.load(  # before the model: bad data fails fast
+        data_path, text_column, label_column, sep=sep, on_bad_text=on_bad_text
     )
+    model = litert_serve.load_model(model_dir, trust_model=trust_model)
     encoder = data.LabelEncoder(model.label_names)
     y_true = encoder.encode(dataset.labels)  # raises on labels the model never saw
     start = time.perf_counter()
     probs = model.predict_proba(dataset.texts, progress=progress)
     seconds = time.perf_counter() - start
     metrics = evaluate.classification_metrics(y_true, probs.argmax(axis=1), model.label_names)
+    absent = metrics["absent_classes"]
+    if absent:
+        warnings.warn(
+            f"{len(absent)} of {len(model.label_names)} classes never occur in "
+            f"{dataset.source}: {absent}. macro_f1 counts them as F1 0 "
+            f"({metrics['macro_f1']:.3f}); macro_f1_present averages the "
+            f"{len(model.label_names) - len(absent)} classes present "
+            f"({metrics['macro_f1_present']:.3f}). Evaluate on data holding every class to "
+            "compare with other runs.",
+            UserWarning,
+            stacklevel=2,
+        )
     metrics["examples_per_second"] = round(len(y_true) / max(seconds, 1e-9), 2)
     return metrics
 
@@ -214,7 +232,7 @@ def predict_lines(
 
     window = batch_size * export.SORT_WINDOW_BATCHES  # read ahead: batches by length
     for line in lines:
-        batch.append(line.rstrip("\n"))
+        batch.append(line.removesuffix("\n").removesuffix("\r"))  # LF and CRLF line ends
         if len(batch) == window:
             yield from flush()
             batch = []

@@ -157,6 +157,85 @@ def test_presets_command_prints_table():
     assert result.stdout.splitlines()[0].startswith("name")
 
 
+def _predict_bytes(model, stdin: bytes, *args):
+    """Runs `bertkit predict` with raw bytes on stdin; returns the completed process."""
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    command = [sys.executable, "-m", "bertkit", "predict", "--model", str(model), *map(str, args)]
+    return subprocess.run(command, input=stdin, capture_output=True, env=env)
+
+
+def test_predict_strips_crlf(trained_dir, tmp_path):
+    crlf = b"\xef\xbb\xbfI got a raise\r\nmy exam\r\nlast line\r\n"
+    (tmp_path / "crlf.txt").write_bytes(crlf)
+    for result in (
+        _predict_bytes(trained_dir, crlf),
+        _predict_bytes(trained_dir, b"", "--input", tmp_path / "crlf.txt"),
+    ):
+        assert result.returncode == 0, result.stderr[-3000:]
+        rows = [json.loads(line) for line in result.stdout.decode("utf-8").splitlines()]
+        assert [r["text"] for r in rows] == ["I got a raise", "my exam", "last line"]
+
+
+def test_predict_binary_stdin_is_named_invalid_utf8(trained_dir):
+    result = _predict_bytes(trained_dir, b"fine text\n\x00\xff\xfe binary\n")
+    assert result.returncode == 2
+    stderr = result.stderr.decode("utf-8")
+    assert "--input is not valid UTF-8. Received: stdin, invalid bytes b'\\xff' on line 2" in stderr
+    assert "Traceback" not in stderr and "Error converting unicode string" not in stderr
+
+
+def test_predict_input_directory_says_directory_not_missing(tmp_path):
+    from bertkit import cli
+
+    with pytest.raises(IsADirectoryError, match=r"--input is a directory, not a file\. Received"):
+        cli._read_lines(str(tmp_path))  # fails before any model is loaded
+
+
+def test_semicolon_csv_evaluates_with_and_without_sep(trained_dir, csv_files, tmp_path):
+    frame = pd.read_csv(csv_files / "test.tsv", sep="\t")
+    frame.to_csv(tmp_path / "test.csv", sep=";", index=False)
+    columns = ("--text-column", "sentence", "--label-column", "topic")
+    outputs = []
+    for sep in ([], ["--sep", ";"]):
+        result = _bertkit(
+            "evaluate", "--model", trained_dir, "--data", tmp_path / "test.csv", *columns, *sep
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        outputs.append(json.loads(result.stdout))
+    assert outputs[0]["n"] == outputs[1]["n"] == len(frame)
+    assert outputs[0]["confusion_matrix"] == outputs[1]["confusion_matrix"]
+    # --sep reaches train too: the wrong one fails before training, naming the right one.
+    result = _bertkit(
+        "train",
+        "--train",
+        tmp_path / "test.csv",
+        *columns,
+        "--sep",
+        ",",
+        "--output",
+        tmp_path / "m",
+    )
+    assert result.returncode == 2
+    assert "pass sep=';' (--sep ';' on the CLI)" in result.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_evaluate_on_some_classes_names_the_absent_ones(trained_dir, csv_files, tmp_path):
+    from bertkit import training_job
+
+    frame = pd.read_csv(csv_files / "test.tsv", sep="\t")
+    frame[frame["topic"] == "job"].to_csv(tmp_path / "jobs.csv", index=False)
+    with pytest.warns(
+        UserWarning, match=r"2 of 3 classes never occur in .*\['education', 'love'\]"
+    ):
+        metrics = training_job.evaluate_files(
+            trained_dir, tmp_path / "jobs.csv", "sentence", "topic"
+        )
+    assert metrics["absent_classes"] == ["education", "love"]
+    assert metrics["macro_f1_present"] == metrics["per_class"]["job"]["f1"]
+    assert metrics["macro_f1"] == pytest.approx(metrics["macro_f1_present"] / 3)
+
+
 def _fail_if_work_starts(monkeypatch):
     """Makes loading data or building a model fail the test: the output check must come first."""
     from bertkit import classifier, data
