@@ -452,6 +452,71 @@ def missing_predict_input(ws):
     return cli("predict", "--model", ws.model_dir, "--input", ws.root / "texts_missing.txt")
 
 
+def _xlsx(ws: Workspace) -> Path:
+    """A minimal Excel workbook (a ZIP holding xl/workbook.xml)."""
+    import zipfile
+
+    path = ws.root / "reviews.xlsx"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    return path
+
+
+def excel_file(ws):
+    return _train(ws, _xlsx(ws))
+
+
+def binary_file(ws):
+    return _train(ws, ws.file("reviews.csv.bin", bytes(range(256)) * 4))
+
+
+def not_parquet(ws):
+    from bertkit import data
+
+    return api(lambda: data.load(ws.file("reviews.parquet", GOOD_CSV)))
+
+
+def semicolon_wrong_sep(ws):
+    path = ws.file("semicolon.csv", GOOD_CSV.replace(",", ";"))
+    return _train(ws, path, "--sep", ",")
+
+
+def bad_sep(ws):
+    return _train(ws, ws.good_csv, "--sep", ";;")
+
+
+def duplicate_columns(ws):
+    return _train(ws, ws.file("dup.csv", "text,label,text\ngood,pos,bad\nfine,neg,dull\n"))
+
+
+def nested_json_labels(ws):
+    from bertkit import data
+
+    path = ws.file("onehot.jsonl", '{"text": "good", "label": [0, 1]}\n')
+    return api(lambda: data.load(path))
+
+
+def binary_predict_stdin(ws):
+    saved = sys.stdin
+    sys.stdin = io.TextIOWrapper(io.BytesIO(b"great drug\n\x00\xff\xfe\x01binary\n"))
+    try:
+        return cli("predict", "--model", ws.model_dir)
+    finally:
+        sys.stdin = saved
+
+
+def directory_predict_input(ws):
+    return cli("predict", "--model", ws.model_dir, "--input", ws.root)
+
+
+def evaluate_absent_classes(ws):
+    path = ws.file(
+        "education_only.csv", "text,label\nThe exam was hard,education\nSchool,education\n"
+    )
+    return cli("evaluate", "--model", ws.model_dir, "--data", path)
+
+
 def learning_rate_inf(ws):
     return _train(ws, ws.good_csv, "--learning-rate", "inf")
 
@@ -947,6 +1012,97 @@ CASES = [
         r"No such file",
         r"Received: .*texts_missing\.txt",
         r"Check the path",
+    ),
+    Case(
+        "excel_file",
+        "An Excel workbook as data",
+        "`bertkit train --train reviews.xlsx`",
+        excel_file,
+        r"\[exit 2\]\nerror: Unsupported data file format",
+        r"Received: '.*reviews\.xlsx' is an Excel workbook \(\.xlsx\)\. Supported: CSV/TSV/TXT",
+        r"pd\.read_excel\(path\)\.to_csv",
+    ),
+    Case(
+        "binary_file",
+        "A binary file as data",
+        "`bertkit train --train reviews.csv.bin` (bytes, not text)",
+        binary_file,
+        r"Unsupported data file format",
+        r"is a binary file \(it holds NUL bytes\)",
+        r"Convert it with pandas",
+    ),
+    Case(
+        "not_parquet",
+        "A .parquet file that is not Parquet",
+        '`data.load("reviews.parquet")` (a CSV renamed)',
+        not_parquet,
+        r"ValueError: Unsupported data file format",
+        r"named \.parquet but not a Parquet file",
+        r"rename it after its real format",
+    ),
+    Case(
+        "semicolon_wrong_sep",
+        "A semicolon CSV read with the wrong separator",
+        "`bertkit train --train semicolon.csv --sep ,`",
+        semicolon_wrong_sep,
+        r"Column 'text' not found",
+        r"Available columns: \['text;label'\]",
+        r"pass sep=';' \(--sep ';' on the CLI\)",
+    ),
+    Case(
+        "bad_sep",
+        "A separator longer than one character",
+        "`bertkit train --sep ';;'`",
+        bad_sep,
+        r"sep must be one character",
+        r"Received: sep=';;'",
+        r"--sep tab on the command line",
+    ),
+    Case(
+        "duplicate_columns",
+        "Duplicate column names",
+        "`bertkit train` on a CSV with the header text,label,text",
+        duplicate_columns,
+        r"Column names must be unique: .*dup\.csv has 'text' more than once",
+        r"Received: columns \['text', 'label', 'text'\]",
+        r"Rename or remove the duplicate columns",
+    ),
+    Case(
+        "nested_json_labels",
+        "One-hot (list) labels in JSON Lines",
+        '`data.load("onehot.jsonl")` with `"label": [0, 1]`',
+        nested_json_labels,
+        r"ValueError: Label column 'label' of .* holds lists or dicts",
+        r"Received: \[0, 1\] in lines 1",
+        r"Give each example one class name or id",
+    ),
+    Case(
+        "binary_predict_stdin",
+        "Binary bytes on stdin for `bertkit predict`",
+        "`printf 'great drug\\n\\0\\377...' | bertkit predict --model DIR`",
+        binary_predict_stdin,
+        r"\[exit 2\]\nerror: --input is not valid UTF-8",
+        r"Received: stdin, invalid bytes b'\\xff' on line 2",
+        r"Re-save the file as UTF-8",
+    ),
+    Case(
+        "directory_predict_input",
+        "A directory as `bertkit predict --input`",
+        "`bertkit predict --input DIR`",
+        directory_predict_input,
+        r"\[exit 2\]\nerror: --input is a directory, not a file",
+        r"Received: --input '\$WORK'|Received: --input '.*'",
+        r"Pass a text file with one text per line",
+    ),
+    Case(
+        "evaluate_absent_classes",
+        "Evaluation data holding only some of the classes (warning; the JSON has "
+        "`macro_f1_present` and `absent_classes`)",
+        "`bertkit evaluate` on a file with only `education` rows",
+        evaluate_absent_classes,
+        r"\[exit 0\]\nUserWarning: 2 of 3 classes never occur in",
+        r"\['job', 'love'\]\. macro_f1 counts them as F1 0",
+        r"Evaluate on data holding every class",
     ),
     Case(
         "learning_rate_inf",
