@@ -140,12 +140,22 @@ def _real_lengths(model, texts):
     return inputs.encode_texts(model, texts).lengths
 
 
-def _tutorial(preset, train, test, labels, epochs, timer):
-    """The TF 'Classify text with BERT' recipe, on the same encoder."""
+def cpu_isa() -> dict[str, bool]:
+    """The CPU's vector ISA flags that decide int8/bf16 speed, from /proc/cpuinfo (Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = set(next((ln for ln in f if ln.startswith("flags")), "").split())
+    except OSError:
+        flags = set()
+    names = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16")
+    return {**{n: n in flags for n in names}, "amx": bool({"amx_int8", "amx_bf16"} & flags)}
+
+
+def tutorial_model(preset: str, num_classes: int):
+    """The TF 'Classify text with BERT' model: preprocessor inside, pooled output, dense head."""
     import tensorflow as tf
     import tensorflow_hub as hub
     import tf_keras
-    from official.nlp import optimization
 
     from bertkit import hub as bk_hub
     from bertkit import names
@@ -154,8 +164,16 @@ def _tutorial(preset, train, test, labels, epochs, timer):
     packed = hub.KerasLayer(str(bk_hub.resolve(preset, names.PREPROCESSOR_DIR)))(text)
     outputs = hub.KerasLayer(str(bk_hub.resolve(preset, names.ENCODER_DIR)), trainable=True)(packed)
     x = tf_keras.layers.Dropout(0.1)(outputs[names.POOLED_OUTPUT])
-    logits = tf_keras.layers.Dense(labels.num_classes)(x)
-    model = tf_keras.Model(text, logits)
+    return tf_keras.Model(text, tf_keras.layers.Dense(num_classes)(x))
+
+
+def _tutorial(preset, train, test, labels, epochs, timer):
+    """The TF 'Classify text with BERT' recipe, on the same encoder."""
+    import tensorflow as tf
+    import tf_keras
+    from official.nlp import optimization
+
+    model = tutorial_model(preset, labels.num_classes)
     steps = -(-len(train.texts) // BATCH_SIZE) * epochs
     optimizer = optimization.create_optimizer(
         init_lr=3e-5, num_train_steps=steps, num_warmup_steps=steps // 10, optimizer_type="adamw"
@@ -266,6 +284,7 @@ def run_recipe(recipe: str, preset: str, epochs: int, quick: bool, n_train=None)
         "predict_examples_per_s": len(test.texts) / predict_seconds,
         "train_peak_rss_gb": timer.train_peak_rss_gb,
         "peak_rss_gb": memory.peak_rss_gb(),
+        "isa": cpu_isa(),
         "epochs": epochs,
         "n_train": len(lengths),
         "mean_real_length": float(lengths.mean()),
@@ -280,26 +299,27 @@ def _child_env(recipe: str) -> dict:
 
 
 def markdown(rows: list[dict], peaks: dict) -> str:
-    """The results as a Markdown table (MFU against the bf16 peak, and fp32 in brackets)."""
+    """The results as a Markdown table, MFU against the highest measured matmul peak.
+
+    Without native bf16 the "bf16 peak" is emulated and lower than fp32; MFU
+    against it read above 100%, so the column uses the best of the two.
+    """
 
     def num(value, digits=1):
         return "n/a" if value is None else f"{value:.{digits}f}"
 
+    best = max(peaks.values())
     lines = [
         f"Matmul peak measured in this run: fp32 {peaks['float32']:.0f} GFLOP/s, "
-        f"bf16 {peaks['bfloat16']:.0f} GFLOP/s.",
+        f"bf16 {peaks['bfloat16']:.0f} GFLOP/s; MFU is against the higher, {best:.0f}.",
         "",
-        "| recipe | train ex/s | real tok/s | useful GFLOP/s | MFU bf16 (fp32) | epoch s "
+        "| recipe | train ex/s | real tok/s | useful GFLOP/s | MFU | epoch s "
         "| test acc | macro-F1 | predict ex/s | training peak RSS GB | process peak RSS GB |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         g = r["useful_gflops"]
-        mfu = (
-            "n/a"
-            if g is None
-            else f"{100 * g / peaks['bfloat16']:.0f}% ({100 * g / peaks['float32']:.0f}%)"
-        )
+        mfu = "n/a" if g is None else f"{100 * g / best:.0f}%"
         lines.append(
             f"| {r['recipe']} | {num(r['train_examples_per_s'])} | {num(r['real_tokens_per_s'], 0)} "
             f"| {num(g)} | {mfu} | {num(r['epoch_seconds'])} | {num(r['test_accuracy'], 3)} "

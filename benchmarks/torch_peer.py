@@ -17,6 +17,14 @@ fresh process:
     /tmp/peer/bin/pip install torch==2.13.0 "transformers>=4.40,<5" pandas scikit-learn
     /tmp/peer/bin/python benchmarks/torch_peer.py --precision float32
     /tmp/peer/bin/python benchmarks/torch_peer.py --precision bfloat16
+    /tmp/peer/bin/python benchmarks/torch_peer.py --precision int8
+
+`int8` trains in float32, then quantizes every Linear layer with
+`torch.ao.quantization.quantize_dynamic` (int8 weights, activations quantized
+per batch: the same scheme as bertkit's int8 LiteRT export) and predicts with
+that. `--predict-only` skips training (pretrained encoder, untrained head:
+prediction speed, load time and peak RSS only), for the interleaved runs of
+`benchmarks/lite_predict.py`.
 
 Each run prints one JSON row (the keys of `benchmarks/run.py`'s rows).
 """
@@ -59,7 +67,8 @@ def find_model_dir() -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--precision", choices=["float32", "bfloat16"], default="float32")
+    parser.add_argument("--precision", choices=["float32", "bfloat16", "int8"], default="float32")
+    parser.add_argument("--predict-only", action="store_true", help="no training: speed only")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--model-dir", default=None)
     parser.add_argument("--data-dir", default=str(ROOT / "data" / "drugsCom"))
@@ -104,7 +113,11 @@ def main(argv=None) -> int:
             ids[row, : len(x)] = torch.tensor(x)
         return ids, (ids != 0).long()
 
+    load_start = time.perf_counter()
     model = Classifier()
+    if args.predict_only and args.precision == "int8":
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    load_seconds = time.perf_counter() - load_start
     steps_per_epoch = math.ceil(len(train_ids) / BATCH_SIZE)
     total = steps_per_epoch * args.epochs
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01)
@@ -115,7 +128,7 @@ def main(argv=None) -> int:
     step, timed_seconds, timed_examples, timed_tokens = 0, 0.0, 0, 0
     generator = torch.Generator().manual_seed(args.seed)
     model.train()
-    for _ in range(args.epochs):
+    for _ in range(0 if args.predict_only else args.epochs):
         order = torch.randperm(len(train_ids), generator=generator).tolist()
         for start in range(0, len(order), BATCH_SIZE):
             idx = order[start : start + BATCH_SIZE]
@@ -136,6 +149,8 @@ def main(argv=None) -> int:
             step += 1
 
     model.eval()
+    if args.precision == "int8" and not args.predict_only:
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     preds = []
     t0 = (
         time.perf_counter()
@@ -148,7 +163,20 @@ def main(argv=None) -> int:
             preds.append(model(ids, mask).argmax(-1).numpy())
     predict_seconds = time.perf_counter() - t0
     pred = np.concatenate(preds)
-    from run import flops_per_token  # benchmarks/run.py: the same FLOP count as bertkit's rows
+    from run import cpu_isa, flops_per_token  # benchmarks/run.py: same FLOPs and ISA flags
+
+    if args.predict_only:
+        row = {
+            "recipe": f"torch_{args.precision}",
+            "predict_examples_per_s": len(test_ids) / predict_seconds,
+            "load_seconds": load_seconds,
+            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+            "n_texts": len(test_ids),
+            "threads": torch.get_num_threads(),
+            "isa": cpu_isa(),
+        }
+        print(json.dumps(row))
+        return 0
 
     config = json.loads((Path(model_dir) / "config.json").read_text())
     mean_length = float(np.mean([len(x) for x in train_ids]))
@@ -173,6 +201,7 @@ def main(argv=None) -> int:
                 "mean_real_length": mean_length,
                 "threads": torch.get_num_threads(),
                 "load_average": os.getloadavg(),
+                "isa": cpu_isa(),
             }
         )
     )
