@@ -14,6 +14,7 @@ Examples:
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 
@@ -141,6 +142,24 @@ def check_label_ids(
     return ids.astype(np.int32)
 
 
+@dataclasses.dataclass(frozen=True)
+class PlannedModel:
+    """What `check_examples` needs of a classifier that is not built yet (e.g. in a grid search).
+
+    Args:
+        num_classes: int. Number of classes.
+        text_pairs: bool. Whether the model will classify sentence pairs.
+    """
+
+    num_classes: int
+    text_pairs: bool = False
+
+    @property
+    def output_shape(self) -> tuple:
+        """`(None, num_classes)`, as the built model's."""
+        return (None, self.num_classes)
+
+
 def check_examples(model, texts, labels, name: str = "Training"):
     """Checks `(texts, labels)` for `model` before any tokenizing; returns them cleaned.
 
@@ -148,7 +167,7 @@ def check_examples(model, texts, labels, name: str = "Training"):
     a pair model), labels as `check_label_ids` accepts them.
 
     Args:
-        model: tf_keras.Model. From `build_classifier`.
+        model: tf_keras.Model. From `build_classifier`, or a `PlannedModel` before it is built.
         texts: list of str, or pairs.
         labels: array-like of int. Class ids.
         name: str. Which data this is, for the messages ("Training", "Validation").

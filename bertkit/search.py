@@ -52,7 +52,7 @@ except ImportError as error:  # pragma: no cover
         "bertkit.search needs KerasTuner. Install it with `pip install keras-tuner==1.4.*`."
     ) from error
 
-from bertkit import evaluate, finetune  # noqa: E402
+from bertkit import evaluate, finetune, preflight  # noqa: E402
 from bertkit.classifier import build_classifier  # noqa: E402
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -359,31 +359,18 @@ def grid_search(
             "directory must be set. Received: directory=None. Pass a temp or cache "
             "directory, e.g. tempfile.mkdtemp(); KerasTuner writes its trial records there."
         )
-    if not isinstance(validation, tuple | list) or len(validation) != 2:
-        raise ValueError(
-            "validation must be a (texts, label_ids) pair. Received: "
-            f"{type(validation).__name__}. Hold out a split with bertkit.data.stratified_split."
-        )
-    val_texts, val_labels = list(validation[0]), np.asarray(validation[1], dtype=np.int64)
-    if not val_texts or len(val_texts) != len(val_labels):
-        raise ValueError(
-            "The validation split must hold texts and one label per text. Received: "
-            f"{len(val_texts)} texts and {len(val_labels)} labels. Hold out some examples."
-        )
-    if val_labels.min() < 0 or val_labels.max() >= num_classes:
-        raise ValueError(
-            f"Validation label ids must be in [0, {num_classes}). Received: min="
-            f"{val_labels.min()}, max={val_labels.max()}. Encode labels with "
-            "bertkit.data.LabelEncoder."
-        )
+    kwargs = dict(classifier_kwargs or {})
+    planned = preflight.PlannedModel(num_classes, bool(kwargs.get("text_pairs", False)))
+    train_texts, train_labels = preflight.check_examples(planned, train_texts, train_labels)
+    val_texts, val_labels = preflight.check_examples(
+        planned, *preflight.split_validation(validation), name="Validation"
+    )
     if config is None:
         config = dataclasses.replace(
             finetune.TrainConfig.for_strategy(strategy), early_stopping_patience=None
         )
     for cell in cells:  # fail before any training
         dataclasses.replace(config, **cell).validate()
-
-    kwargs = dict(classifier_kwargs or {})
 
     def build_model():
         return build_classifier(
@@ -406,9 +393,7 @@ def grid_search(
         project_name=project_name,
         verbose=verbose,
     )
-    tuner.search(
-        list(train_texts), np.asarray(train_labels), (val_texts, val_labels), verbose=verbose >= 2
-    )
+    tuner.search(train_texts, train_labels, (val_texts, val_labels), verbose=verbose >= 2)
     return _collect(tuner, cells, metric)
 
 

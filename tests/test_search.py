@@ -170,18 +170,23 @@ def test_grid_search_rejects_bad_input_before_training(tmp_path, grid, message):
     [
         (dict(metric="accuracy"), "Unknown metric"),
         (dict(directory=None), "directory must be set"),
-        (dict(validation=(["a"], [0, 1])), "one label per text"),
-        (dict(validation=([], [])), "one label per text"),
-        (dict(validation=["a", "b", "c"]), r"\(texts, label_ids\) pair"),
+        (dict(validation=(["a"], [0, 1])), "Validation texts and labels differ in length"),
+        (dict(validation=([], [])), "No validation examples"),
+        (dict(validation=["a", "b", "c"]), r"validation must be a tuple \(texts, labels\)"),
         (dict(validation=(["a", "b"], [0, 2])), r"must be in \[0, 2\)"),
+        (dict(validation=(["a", "b"], [0.5, 1])), "Validation labels must be whole class ids"),
+        (dict(train_labels=["pos"] * 12), "Training labels must be integer class ids, not str"),
+        (dict(train_texts="one text"), "texts must be a list of strings, not one string"),
         # A config the grid would make invalid fails before any cell trains.
         (dict(config=finetune.TrainConfig(warmup_fraction=1.5)), "warmup_fraction"),
     ],
 )
 def test_grid_search_rejects_bad_arguments(tmp_path, kwargs, message):
-    arguments = dict(validation=VALIDATION, directory=tmp_path, grid=GRID) | kwargs
-    with pytest.raises(ValueError, match=message):
-        search.grid_search(presets.TINY_PRESET, TEXTS, LABELS, num_classes=2, **arguments)
+    arguments = dict(
+        train_texts=TEXTS, train_labels=LABELS, validation=VALIDATION, directory=tmp_path, grid=GRID
+    )
+    with pytest.raises((ValueError, TypeError), match=message):
+        search.grid_search(presets.TINY_PRESET, num_classes=2, **(arguments | kwargs))
     assert list(tmp_path.iterdir()) == []
 
 
