@@ -16,7 +16,8 @@ while saving leaves one behind; the next save into the same parent removes
 those whose writer is gone: the writer process no longer runs (same host), or,
 for entries written on another host or by an older bertkit (no pid in the
 name), the entry is older than `STALE_AFTER_SECONDS`. A live writer's entries
-are never touched. The save warns with how many it removed.
+are never touched. The save warns with how many it removed. A previous copy
+that a writer killed between its two renames had moved aside is put back first.
 
 Examples:
 >>> import tempfile, pathlib
@@ -174,6 +175,28 @@ def _is_stale(path: Path, now: float) -> bool:
         return False
 
 
+def _restore_moved_aside(path: Path) -> None:
+    """Puts back a previous copy that a writer killed mid-swap left in `.partial-old-NAME.../NAME`.
+
+    `atomic_dir` replaces a directory in two renames: the old copy into a temp
+    entry, then the new one into place. A kill between them leaves no `NAME` at
+    all; the old copy is then the user's only one, so it goes back, not away.
+    """
+    if not path.is_dir() or path.is_symlink():
+        return
+    inner = [p for p in path.iterdir()]
+    if len(inner) != 1 or not path.name.startswith(f"{TEMP_MARKER}old-{inner[0].name}."):
+        return
+    target = path.parent / inner[0].name
+    if not os.path.lexists(target):
+        os.rename(inner[0], target)
+        warnings.warn(
+            f"Restored {str(target)!r}: an interrupted save had moved it aside.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+
 def remove_stale_partials(parent: str | os.PathLike) -> int:
     """Deletes the temp entries of killed writers in `parent` (module docstring); returns how many."""
     parent, now, removed = Path(parent), time.time(), 0
@@ -182,6 +205,7 @@ def remove_stale_partials(parent: str | os.PathLike) -> int:
     for path in parent.iterdir():
         if not path.name.startswith(TEMP_MARKER) or not _is_stale(path, now):
             continue
+        _restore_moved_aside(path)
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
         else:
@@ -223,7 +247,12 @@ def atomic_dir(
                 tempfile.mkdtemp(prefix=_temp_prefix(f"old-{target.name}"), dir=target.parent)
             )
             os.rename(target, old / target.name)
-            os.rename(tmp, target)
+            try:
+                os.rename(tmp, target)
+            except BaseException:
+                os.rename(old / target.name, target)  # the previous copy goes back
+                os.rmdir(old)
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, target)

@@ -56,3 +56,38 @@ def test_overwrite_without_a_layout_replaces_only_an_empty_directory(tmp_path):
         (tmp / "x").write_text("1")
     with pytest.raises(FileExistsError, match="holding x"):
         _atomic.check_output(tmp_path / "empty", overwrite=True)
+
+
+def test_a_save_killed_between_its_two_renames_gets_the_previous_copy_back(tmp_path):
+    # The swap moved the user's model aside, then the writer died before the new one landed.
+    aside = tmp_path / _tagged("old-model", _dead_pid())
+    (aside / "model").mkdir(parents=True)
+    (aside / "model" / "weights.txt").write_text("previous")
+
+    with pytest.warns(UserWarning, match="Restored"):
+        with _atomic.atomic_dir(tmp_path / "other") as tmp:
+            (tmp / "x.txt").write_text("new")
+
+    assert (tmp_path / "model" / "weights.txt").read_text() == "previous"
+    assert not aside.exists()
+
+
+def test_a_failed_swap_puts_the_previous_copy_back(tmp_path, monkeypatch):
+    target = tmp_path / "model"
+    target.mkdir()
+    (target / "a.txt").write_text("previous")
+    layout = _atomic.Layout("toy directory", required=("a.txt",), allowed=("a.txt",))
+    real_rename = os.rename
+
+    def rename(src, dst):
+        if os.fspath(dst) == os.fspath(target) and "old-" not in os.fspath(src):
+            raise OSError("disk full")
+        return real_rename(src, dst)
+
+    monkeypatch.setattr(_atomic.os, "rename", rename)
+    with pytest.raises(OSError, match="disk full"):
+        with _atomic.atomic_dir(target, overwrite=True, layout=layout) as tmp:
+            (tmp / "a.txt").write_text("new")
+
+    assert (target / "a.txt").read_text() == "previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
