@@ -356,6 +356,12 @@ def fit(
 
     Returns:
         FitResult with `history` (Keras History: loss, accuracy, val_loss, val_accuracy).
+
+    Raises:
+        ValueError, TypeError: bad config, texts or labels (training or validation),
+            before anything is tokenized (`bertkit.preflight.check_examples`).
+        bertkit.preflight.NonFiniteLossError: the loss became NaN or infinite; training
+            stops at that batch and no checkpoint of the diverged weights is written.
     """
     config = config or TrainConfig()
     config.validate()
