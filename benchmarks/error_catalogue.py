@@ -297,6 +297,8 @@ def corrupt_encoder_cli(ws):
         ws.good_csv,
         "--preset",
         _corrupt_preset(ws),
+        "--precision",
+        "float32",  # the corrupt copy; `auto` picks encoder_mixed_bfloat16/ on bf16 CPUs
         "--output",
         ws.fresh("out"),
     )
