@@ -217,6 +217,14 @@ def predict_lines(
 
     def flush():
         probs = model.predict_proba(batch, batch_size)
+        bad = np.flatnonzero(~np.isfinite(probs).all(axis=1))
+        if bad.size:  # NaN is not JSON; a diverged model must not print it as an answer
+            raise ValueError(
+                f"The model gave non-finite probabilities (NaN or inf) for {bad.size} of "
+                f"{len(batch)} texts, e.g. {batch[bad[0]][:60]!r}. Received: --model "
+                f"{str(model_dir)!r}. Its weights have probably diverged: retrain it (bertkit "
+                "train stops a run whose loss becomes NaN and never saves such a model)."
+            )
         for text, row in zip(batch, probs, strict=True):
             best = int(np.argmax(row))
             yield json.dumps(

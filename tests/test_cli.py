@@ -363,3 +363,19 @@ def test_diverged_training_exits_nonzero_and_saves_nothing(csv_files, tmp_path, 
     assert "error: Training diverged:" in err and "nothing was saved" in err
     assert "Received: learning_rate=1e+38" in err and "Lower the learning rate" in err
     assert list(tmp_path.iterdir()) == []  # no model directory, no checkpoint of the NaN state
+
+
+def test_predict_refuses_to_print_nan_probabilities(monkeypatch):
+    import numpy as np
+
+    from bertkit import training_job
+
+    class Diverged:  # what a model with NaN weights gives (save_model refuses to write one)
+        label_names = ["neg", "pos"]
+
+        def predict_proba(self, texts, batch_size):
+            return np.full((len(texts), 2), np.nan, dtype=np.float32)
+
+    monkeypatch.setattr(training_job.litert_serve, "load_model", lambda *a, **k: Diverged())
+    with pytest.raises(ValueError, match=r"non-finite probabilities .* retrain it"):
+        list(training_job.predict_lines("some/model", ["fine\n", "also fine\n"]))
