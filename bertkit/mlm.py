@@ -536,7 +536,7 @@ def train_mlm(
     Returns:
         dict: `loss` and `masked_accuracy`, one value per epoch.
     """
-    texts = [t if isinstance(t, str) else str(t) for t in texts]
+    texts = inputs.check_texts(texts)  # one string is not a corpus of characters
     if not texts:
         raise ValueError("train_mlm needs texts. Received: an empty list. Pass domain texts.")
     if not isinstance(epochs, int) or epochs < 1:

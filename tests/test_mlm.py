@@ -291,3 +291,8 @@ def test_train_mlm_refuses_a_non_finite_learning_rate_and_stops_on_nan_loss(tiny
     # 1e38 is finite, so accepted, but overflows the head's logits.
     with pytest.raises(preflight.NonFiniteLossError, match="Received: learning_rate=1e\\+38"):
         mlm.train_mlm(tiny_model, TEXTS, epochs=3, train_encoder=False, learning_rate=1e38)
+
+
+def test_train_mlm_refuses_one_string_instead_of_training_on_its_characters(tiny_model):
+    with pytest.raises(TypeError, match="not one string"):
+        mlm.train_mlm(tiny_model, "the drug is good and the pain is gone")
