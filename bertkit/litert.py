@@ -298,6 +298,33 @@ def check_tokenizer_parity(packer: _Packer, preprocessor, texts=PROBE_TEXTS) -> 
             )
 
 
+@contextlib.contextmanager
+def quiet_native_logs():
+    """Holds back what TensorFlow's converter and LiteRT print (C++ logs on fd 2, TF's logger).
+
+    The converter's "Ignored output_format" lines and the interpreter's "Created
+    TensorFlow Lite XNNPACK delegate" say nothing to a user. On an exception the
+    held-back text is printed after all, so nothing that explains a failure is lost.
+    """
+    logger = tf.get_logger()
+    level = logger.level
+    with tempfile.TemporaryFile() as held:
+        saved_fd = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        logger.setLevel("ERROR")
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved_fd, 2)
+            held.seek(0)
+            os.write(2, held.read())
+            raise
+        finally:
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+            logger.setLevel(level)
+
+
 def _write_bytes_atomically(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), dir=path.parent)
     try:
@@ -350,7 +377,8 @@ def export_tflite(
     elif quantize == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
-    blob = converter.convert()
+    with quiet_native_logs():
+        blob = converter.convert()
     facts = {
         "labels": saved.label_names,
         "quantize": quantize,

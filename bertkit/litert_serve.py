@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from bertkit import export
-from bertkit.litert import SIDECAR_SUFFIX, SIGNATURE, SUFFIX, sidecar_path
+from bertkit.litert import SIDECAR_SUFFIX, SIGNATURE, SUFFIX, quiet_native_logs, sidecar_path
 
 
 def _interpreter(path: Path):
@@ -68,8 +68,10 @@ class LiteClassifier(export.SavedClassifier):
                 f"Received: {str(labels)[:100]!r} in {str(side)!r}. Re-export the model."
             )
         try:
-            self._interp = _interpreter(path)
-            self._runner = self._interp.get_signature_runner(SIGNATURE)
+            with quiet_native_logs():
+                self._interp = _interpreter(path)
+                self._runner = self._interp.get_signature_runner(SIGNATURE)
+                self._runner(text=np.array([b"warm up"], dtype=object))  # XNNPACK logs here
         except (ValueError, RuntimeError) as err:
             raise ValueError(
                 f"Cannot load the .tflite model: it looks corrupt or is not a bertkit export. "

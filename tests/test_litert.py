@@ -11,6 +11,7 @@ Tolerances, on the tiny random preset (logits of magnitude ~0.1):
 """
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -144,3 +145,15 @@ def test_cli_export_writes_the_model_and_its_sidecar(saved_dir, tmp_path, capsys
     assert json.loads(capsys.readouterr().out)["output"] == str(output)
     assert json.loads(litert.sidecar_path(output).read_text())["labels"] == LABELS
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".partial-")]
+
+
+def test_loading_prints_no_interpreter_log_noise(exports, capfd):
+    litert_serve.load_model(exports["int8"]).predict(["a text"])
+    assert "XNNPACK" not in capfd.readouterr().err
+
+
+def test_quiet_native_logs_prints_the_held_text_when_something_fails(capfd):
+    with pytest.raises(RuntimeError), litert.quiet_native_logs():
+        os.write(2, b"why it failed\n")
+        raise RuntimeError("conversion failed")
+    assert "why it failed" in capfd.readouterr().err
