@@ -17,6 +17,7 @@ hidden (`CUDA_VISIBLE_DEVICES` is left alone).
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -136,14 +137,22 @@ def quiet_tensorflow(tf_module) -> None:
     loop optimizer, whose only effect on BERT graphs is an absl warning per
     trace ("Skipping loop optimization for Merge node with control input", from
     the preprocessors' RaggedConcat asserts): BERT encoders and preprocessors
-    have no while-loops for it to rewrite. Call it only when the user did not set
-    `TF_CPP_MIN_LOG_LEVEL`: a user who sets it wants TensorFlow's own logs.
+    have no while-loops for it to rewrite. In interactive shells, where TensorFlow
+    sets its Python logger to INFO, it raises that logger to WARNING: INFO lines
+    such as "Assets written to: /tmp/..." go, warnings stay. Call it only when the
+    user did not set `TF_CPP_MIN_LOG_LEVEL`: a user who sets it wants TensorFlow's
+    own logs.
 
     Args:
         tf_module: module. The imported `tensorflow`.
     """
     probe_gpus_quietly(tf_module)
     tf_module.config.optimizer.set_experimental_options({"loop_optimization": False})
+    # In interactive shells (Jupyter, Colab) TensorFlow sets its Python logger to INFO,
+    # which prints "INFO:tensorflow:Assets written to: /tmp/..." on every save.
+    logger = tf_module.get_logger()
+    if logger.level == logging.INFO:
+        logger.setLevel(logging.WARNING)
 
 
 _READY = False

@@ -103,3 +103,14 @@ def test_gpu_probe_keeps_other_stderr_lines(capsys):
     err = capsys.readouterr().err
     assert "a real problem" in err
     assert "cuInit" not in err
+
+
+def test_interactive_shell_gets_no_tensorflow_info_lines():
+    # TensorFlow sets its logger to INFO in interactive shells (Jupyter, `python -i`),
+    # so every save printed "INFO:tensorflow:Assets written to: /tmp/...".
+    env = {k: v for k, v in _without_log_level().items() if k != _env.LEGACY_KERAS_ENV}
+    code = "import bertkit, tensorflow as tf\nprint('level', tf.get_logger().getEffectiveLevel())"
+    result = subprocess.run(
+        [sys.executable, "-i", "-c", code], capture_output=True, text=True, env=env, input=""
+    )
+    assert "level 30" in result.stdout, result.stdout + result.stderr
