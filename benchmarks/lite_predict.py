@@ -135,6 +135,16 @@ def markdown(report: dict) -> str:
             f"| {num(r.get('file_mb'))} | {num(r['peak_rss_gb'], 2)} "
             f"| {num(r.get('test_macro_f1'), 3)} |"
         )
+    runs = report["runs"]
+    if "litert_int8" in runs:  # ratios within one round: its recipes ran back to back
+        lines.append("")
+        for i, int8 in enumerate(runs["litert_int8"]):
+            ratios = [
+                f"{other} {int8['predict_examples_per_s'] / rows_[i]['predict_examples_per_s']:.2f}x"
+                for other, rows_ in runs.items()
+                if other != "litert_int8"
+            ]
+            lines.append(f"Round {i + 1}, litert_int8 vs: {', '.join(ratios)}.")
     lines += [
         "",
         f"ISA: {report['isa']}. Load average before/after: {report['load_average']} on "
