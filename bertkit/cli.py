@@ -139,7 +139,7 @@ def _read_lines(path: str):
             f"--input is a directory, not a file. Received: --input {path!r}. "
             "Pass a text file with one text per line, or - to read texts from stdin."
         )
-    if path != "-" and not os.path.isfile(path):
+    if path != "-" and not os.path.exists(path):  # pipes such as <(...) are fine
         raise FileNotFoundError(
             f"No such file to predict on. Received: --input {path!r}. "
             "Check the path, or pass - to read texts from stdin."

@@ -191,6 +191,19 @@ def test_predict_input_directory_says_directory_not_missing(tmp_path):
         cli._read_lines(str(tmp_path))  # fails before any model is loaded
 
 
+def test_predict_input_reads_a_pipe_not_only_a_regular_file():
+    from bertkit import cli
+
+    read_end, write_end = os.pipe()  # what bash's <(...) hands over as /dev/fd/N
+    with os.fdopen(write_end, "wb") as stream:
+        stream.write(b"first\r\nsecond\n")
+    try:
+        lines = list(cli._read_lines(f"/dev/fd/{read_end}"))
+    finally:
+        os.close(read_end)
+    assert lines == ["first\r\n", "second\n"]  # predict_lines strips the line ends
+
+
 def test_semicolon_csv_evaluates_with_and_without_sep(trained_dir, csv_files, tmp_path):
     frame = pd.read_csv(csv_files / "test.tsv", sep="\t")
     frame.to_csv(tmp_path / "test.csv", sep=";", index=False)
