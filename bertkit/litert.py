@@ -55,7 +55,7 @@ _env.setup()
 import tensorflow as tf  # noqa: E402
 
 from bertkit import export, names  # noqa: E402
-from bertkit._atomic import _temp_prefix  # noqa: E402
+from bertkit._atomic import atomic_write_bytes  # noqa: E402
 
 QUANTIZE = ("int8", "float16", "none")
 FORMATS = ("tflite",)
@@ -325,20 +325,6 @@ def quiet_native_logs():
             logger.setLevel(level)
 
 
-def _write_bytes_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(path.name), dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(data)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def export_tflite(
     model_dir: str | os.PathLike,
     output: str | os.PathLike | None = None,
@@ -386,6 +372,6 @@ def export_tflite(
         "source": {k: saved.info.get(k) for k in ("preset", "strategy", "pooling", "precision")},
         "source_dir": str(model_dir),
     }
-    _write_bytes_atomically(sidecar_path(output), json.dumps(facts, indent=1).encode())
-    _write_bytes_atomically(output, blob)
+    atomic_write_bytes(sidecar_path(output), json.dumps(facts, indent=1).encode())
+    atomic_write_bytes(output, blob)
     return output
