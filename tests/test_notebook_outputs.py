@@ -7,8 +7,6 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
-# Being rewritten in another change; its stored cuInit line goes with its next run.
-NOT_YET_CLEAN = {"07_export_and_serve.ipynb"}
 NOISE = re.compile(
     r"failed call to cuInit|absl::InitializeLog|loop_optimizer\.cc|oneDNN custom operations"
     r"|^WARNING:tensorflow:|^INFO:tensorflow:|pkg_resources is deprecated",
@@ -29,15 +27,7 @@ def _output_texts(notebook: Path):
                     yield index, mime, "".join(value)
 
 
-def _params():
-    for notebook in NOTEBOOKS:
-        marks = ()
-        if notebook.name in NOT_YET_CLEAN:
-            marks = pytest.mark.xfail(reason="stored outputs predate the quiet import")
-        yield pytest.param(notebook, id=notebook.stem, marks=marks)
-
-
-@pytest.mark.parametrize("notebook", _params())
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
 def test_notebook_stores_no_tensorflow_noise_or_local_paths(notebook):
     problems = [
         f"cell {index} ({kind}): {line.strip()[:120]}"
