@@ -33,7 +33,7 @@ demo: model data  ## fine-tune the default on the drug reviews and print the res
 	$(PY) -m bertkit demo
 
 test: model data  ## the whole test suite, notebooks included, and the Python 3.12 install
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=25 tests
 	if ls notebooks/*.ipynb >/dev/null 2>&1; then $(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg notebooks; fi
 	$(MAKE) test-python312
 
