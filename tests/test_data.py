@@ -633,12 +633,10 @@ def test_label_encoder_int_labels_keep_their_values_as_ids():
 def test_label_encoder_save_and_load(tmp_path):
     encoder = LabelEncoder.fit(["b", "a", "c"])
     path = encoder.save(tmp_path / "model" / "labels.json")
-    assert json.loads(path.read_text()) == {
-        "format": "bertkit.LabelEncoder",
-        "version": 1,
-        "classes": ["a", "b", "c"],
-    }
+    # The one labels format: the list export.save_model writes as a model's labels.json.
+    assert json.loads(path.read_text()) == ["a", "b", "c"]
     assert LabelEncoder.load(path) == encoder
+    assert LabelEncoder.load(path.parent) == encoder  # a model directory holds labels.json
     LabelEncoder(["x", "y"]).save(path)  # overwrites in place
     assert LabelEncoder.load(path).classes == ["x", "y"]
     assert os.listdir(path.parent) == ["labels.json"]  # no temp files left behind
@@ -703,8 +701,30 @@ def test_label_encoder_input_errors(tmp_path):
         LabelEncoder.load(tmp_path / "labels.json")
     with pytest.raises(ValueError, match="invalid JSON"):
         LabelEncoder.from_json("{not json")
-    with pytest.raises(ValueError, match="Not a saved LabelEncoder"):
+    with pytest.raises(ValueError, match="must hold the class names as a JSON list"):
         LabelEncoder.from_json('{"classes": ["a", "b"]}')
+
+
+def test_label_encoder_reads_the_object_older_versions_saved(tmp_path):
+    path = tmp_path / "labels.json"
+    path.write_text(
+        json.dumps({"format": "bertkit.LabelEncoder", "version": 1, "classes": ["a", "b"]})
+    )
+    assert LabelEncoder.load(path).classes == ["a", "b"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [None, {"classes": ["a", "b"]}, ["a"], ["a", "a"], ["a", 1], ["a", ""], "ab"],
+    ids=["none", "object", "one", "repeated", "number", "empty", "string"],
+)
+def test_read_class_names_refuses_anything_but_a_list_of_distinct_names(value):
+    with pytest.raises(ValueError) as info:
+        data.read_class_names(value, "The model's labels.json ('m/labels.json')")
+    assert str(info.value).startswith(
+        "The model's labels.json ('m/labels.json') must hold the class names as a JSON list of "
+        f"at least 2 distinct, non-empty strings (class id i is entry i). Received: {value}"
+    )
 
 
 # --------------------------------------------------------------------------- splits
