@@ -17,13 +17,19 @@ from bertkit.classifier import build_classifier  # noqa: E402
 from bertkit.converter import convert  # noqa: E402
 from bertkit.hub import (  # noqa: E402
     OfflineError,
-    cache_dir,
     load,
     load_encoder,
     load_preprocessor,
     resolve,
 )
-from bertkit.presets import DEFAULT_PRESET, PRESETS, TINY_PRESET, get_preset, list_presets  # noqa: E402
+from bertkit.presets import (  # noqa: E402
+    DEFAULT_PRESET,
+    PRESETS,
+    TINY_PRESET,
+    cache_dir,
+    get_preset,
+    list_presets,
+)
 
 __version__ = "0.1.0"
 

