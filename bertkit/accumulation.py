@@ -22,12 +22,8 @@ Examples:
 
 from __future__ import annotations
 
-from bertkit import _env
-
-_env.setup()
-
-import tensorflow as tf  # noqa: E402
-import tf_keras  # noqa: E402
+import tensorflow as tf
+import tf_keras
 
 TRAIN_STEP_ATTRIBUTE = "train_step"
 

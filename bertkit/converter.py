@@ -51,16 +51,11 @@ import re
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
+import tf_keras
 
-from bertkit import _env
-
-_env.setup()
-
-import tensorflow as tf  # noqa: E402
-import tf_keras  # noqa: E402
-
-from bertkit import names, precision  # noqa: E402
-from bertkit._atomic import Layout, atomic_dir, check_output  # noqa: E402
+from bertkit import names, precision
+from bertkit._atomic import Layout, atomic_dir, check_output
 
 DEFAULT_SEQ_LENGTH = 128
 METADATA_FILE = "bertkit.json"

@@ -68,13 +68,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from bertkit import _env, formats
+import numpy as np
+import pandas as pd
+
+from bertkit import formats
 from bertkit._atomic import atomic_write_text
-
-_env.setup()
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
 ON_BAD_TEXT = ("error", "drop")
 TFDS_PREFIX = "tfds:"

@@ -45,17 +45,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
+import tf_keras
 
-from bertkit import _env
-
-_env.setup()
-
-import tensorflow as tf  # noqa: E402
-import tf_keras  # noqa: E402
-
-from bertkit import classifier, converter, finetune, inputs, names, preflight  # noqa: E402
-from bertkit import hub as bk_hub  # noqa: E402
-from bertkit._atomic import atomic_dir, check_output  # noqa: E402
+from bertkit import classifier, converter, finetune, inputs, names, preflight
+from bertkit import hub as bk_hub
+from bertkit._atomic import atomic_dir, check_output
 
 DEFAULT_TEMPERATURE = 2.0
 DEFAULT_ALPHA = 0.5

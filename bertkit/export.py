@@ -45,17 +45,12 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
-from bertkit import _env
-
-_env.setup()
-
-import tensorflow as tf  # noqa: E402
-
-from bertkit import names, trust  # noqa: E402
-from bertkit._atomic import Layout, atomic_dir  # noqa: E402
-from bertkit.data import LABELS_FILE, LabelEncoder, read_class_names  # noqa: E402
-from bertkit.inputs import PREDICT_BATCH_SIZE  # noqa: E402
+from bertkit import names, trust
+from bertkit._atomic import Layout, atomic_dir
+from bertkit.data import LABELS_FILE, LabelEncoder, read_class_names
+from bertkit.inputs import PREDICT_BATCH_SIZE
 
 INFO_FILE = "bertkit_model.json"
 SIGNATURE = "serving_default"

@@ -26,15 +26,11 @@ import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
-from bertkit import _env
+import tensorflow as tf
+import tensorflow_hub as hub
 
-_env.setup()
-
-import tensorflow as tf  # noqa: E402
-import tensorflow_hub as hub  # noqa: E402
-
-from bertkit import names, presets  # noqa: E402
-from bertkit.presets import cache_dir  # noqa: E402
+from bertkit import names, presets
+from bertkit.presets import cache_dir
 
 TFHUB_CACHE_ENV = "TFHUB_CACHE_DIR"
 NETWORK_TIMEOUT_SECONDS = 3.0

