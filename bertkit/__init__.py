@@ -15,15 +15,14 @@ metrics and plots (`bertkit.evaluate`), distillation (`bertkit.distill`).
 
 Examples:
 >>> import bertkit
->>> preprocessor, encoder = bertkit.load("tiny_random_en_uncased")
 >>> labels = bertkit.LabelEncoder.fit(["pos", "neg", "pos"])
 >>> model = bertkit.build_classifier("tiny_random_en_uncased", labels.num_classes, "freeze")
->>> config = bertkit.TrainConfig(epochs=1, batch_size=2, early_stopping_patience=None)
->>> _ = bertkit.fit(model, ["good", "bad", "fine"], labels.encode(["pos", "neg", "pos"]),
-...                 config=config, verbose=0)
->>> path = bertkit.save_model(model, "runs/model", labels.classes)
->>> len(bertkit.load_model(path).predict(["works well"]))
-1
+>>> model.output_shape
+(None, 2)
+
+Then `bertkit.fit(model, texts, labels.encode(train_labels))`,
+`bertkit.save_model(model, "runs/model", labels.classes)` and
+`bertkit.load_model("runs/model").predict(texts)` (README, "Fine-tune a classifier").
 """
 
 from bertkit import _env

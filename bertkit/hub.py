@@ -68,7 +68,7 @@ def module_cache_path(handle: str) -> Path:
 
     Examples:
     >>> module_cache_path("https://tfhub.dev/x/1").name
-    'd05f47d6a4a7df32cf2c4d11be0e34b01c6fcaf5'
+    '72fa5c886a9c6569ce2f0cbeb0ccac8dddca3594'
     """
     return tfhub_cache_dir() / hashlib.sha1(handle.encode("utf8")).hexdigest()
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import doctest
 import gzip
 import json
 import os
@@ -784,20 +783,6 @@ def test_split_of_unlabelled_data_is_random():
 def test_validation_fraction_must_be_between_zero_and_one(fraction):
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
         data.stratified_split(labelled({"a": 5, "b": 5}), validation_fraction=fraction)
-
-
-def test_docstring_examples_run():
-    with pytest.warns(UserWarning, match="Dropped 1 of 2 rows"):  # from_dataframe's example
-        result = doctest.testmod(data, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 10
-    assert result.failed == 0
-
-
-def test_formats_docstring_examples_run():
-    from bertkit import formats
-
-    result = doctest.testmod(formats)
-    assert result.attempted >= 6 and result.failed == 0
 
 
 def test_topics_ship_inside_the_package_for_pip_installs(tmp_path, monkeypatch):
