@@ -13,21 +13,23 @@ This is the out-of-memory remedy that keeps the effective batch size, and so
 the learning rate and schedule, unchanged. It costs some speed: smaller
 matrix multiplications and one extra pass over the gradients per micro-batch.
 
+A bertkit classifier takes it through `TrainConfig(micro_batch_size=...)`;
+any compiled Keras model can install it (here one step of 8 examples, in 4
+micro-batches of 2):
+
 Examples:
->>> model = build_classifier("tiny_random_en_uncased", num_classes=2)  # doctest: +SKIP
->>> model.token_model.compile(optimizer="adam", loss=finetune.loss())  # doctest: +SKIP
->>> install(model.token_model, micro_batch_size=8)  # doctest: +SKIP
->>> model.token_model.fit(batches_of_32)  # doctest: +SKIP
+>>> model = tf_keras.Sequential([tf_keras.Input(shape=(3,)), tf_keras.layers.Dense(2)])
+>>> model.compile(optimizer="sgd", loss="mse")
+>>> install(model, micro_batch_size=2)
+>>> history = model.fit(tf.ones([8, 3]), tf.zeros([8, 2]), batch_size=8, verbose=0)
+>>> len(history.history["loss"])
+1
 """
 
 from __future__ import annotations
 
-from bertkit import _env
-
-_env.setup()
-
-import tensorflow as tf  # noqa: E402
-import tf_keras  # noqa: E402
+import tensorflow as tf
+import tf_keras
 
 TRAIN_STEP_ATTRIBUTE = "train_step"
 
@@ -78,7 +80,10 @@ def micro_batch_train_step(model: tf_keras.Model, micro_batch_size: int):
         `tf_keras.Model.train_step`.
 
     Examples:
-    >>> step = micro_batch_train_step(model, 8)  # doctest: +SKIP
+    >>> model = tf_keras.Sequential([tf_keras.Input(shape=(3,)), tf_keras.layers.Dense(2)])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> callable(micro_batch_train_step(model, 8))
+    True
     """
     check_micro_batch_size(micro_batch_size)
     scaled = isinstance(model.optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
@@ -137,7 +142,11 @@ def install(model: tf_keras.Model, micro_batch_size: int | None) -> None:
     `install(model, None)`) restores Keras's own train step.
 
     Examples:
-    >>> install(model.token_model, 8)  # doctest: +SKIP
+    >>> model = tf_keras.Sequential([tf_keras.Input(shape=(3,)), tf_keras.layers.Dense(2)])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> install(model, 8)
+    >>> TRAIN_STEP_ATTRIBUTE in vars(model)
+    True
     """
     uninstall(model)
     if micro_batch_size is not None:
@@ -149,7 +158,12 @@ def uninstall(model: tf_keras.Model) -> None:
     """Restores Keras's own `train_step` on `model` (no-op when none was installed).
 
     Examples:
-    >>> uninstall(model.token_model)  # doctest: +SKIP
+    >>> model = tf_keras.Sequential([tf_keras.Input(shape=(3,)), tf_keras.layers.Dense(2)])
+    >>> model.compile(optimizer="sgd", loss="mse")
+    >>> install(model, 8)
+    >>> uninstall(model)
+    >>> TRAIN_STEP_ATTRIBUTE in vars(model)
+    False
     """
     if TRAIN_STEP_ATTRIBUTE in vars(model):
         delattr(model, TRAIN_STEP_ATTRIBUTE)

@@ -35,17 +35,12 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import tensorflow as tf
+import tf_keras
 
-from bertkit import _env
-
-_env.setup()
-
-import pandas as pd  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tf_keras  # noqa: E402
-
-from bertkit import converter, distill, names, tokens  # noqa: E402
-from bertkit import hub as bk_hub  # noqa: E402
+from bertkit import converter, distill, names, tokens
+from bertkit import hub as bk_hub
 
 EMBEDDING_OUTPUT = (
     "embedding_output"  # [batch, seq_length, H]: LayerNorm(token + position + segment)

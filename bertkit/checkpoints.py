@@ -36,15 +36,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
+import tf_keras
 
-from bertkit import _env
-
-_env.setup()
-
-import tensorflow as tf  # noqa: E402
-import tf_keras  # noqa: E402
-
-from bertkit._atomic import TEMP_MARKER, Layout, atomic_dir, atomic_write_text  # noqa: E402
+from bertkit._atomic import TEMP_MARKER, Layout, atomic_dir, atomic_write_text
 
 STATE_FILE = "state.json"
 BEST_WEIGHTS_FILE = "best.npz"

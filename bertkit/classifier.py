@@ -30,18 +30,14 @@ import os
 import re
 from collections.abc import Callable
 
-from bertkit import _env
+import tensorflow as tf
+import tensorflow_hub as hub
+import tf_keras
 
-_env.setup()
-
-import tensorflow as tf  # noqa: E402
-import tensorflow_hub as hub  # noqa: E402
-import tf_keras  # noqa: E402
-
-from bertkit import hub as bk_hub  # noqa: E402
-from bertkit import names  # noqa: E402
-from bertkit import precision as bk_precision  # noqa: E402
-from bertkit.presets import DEFAULT_PRESET  # noqa: E402
+from bertkit import hub as bk_hub
+from bertkit import names
+from bertkit import precision as bk_precision
+from bertkit.presets import DEFAULT_PRESET
 
 STRATEGIES = ("freeze", "partial", "full")
 POOLINGS = ("mean", "pooled")

@@ -196,6 +196,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Returns the argument parser of the `bertkit` command."""
+    from bertkit import litert
     from bertkit.presets import DEFAULT_PRESET
 
     parser = argparse.ArgumentParser(prog="bertkit", description=__doc__.split("\n")[0])
@@ -309,11 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
         "export", help="convert a model directory to a LiteRT .tflite on raw strings"
     )
     p.add_argument("--model", required=True, help="model directory (the --output of train)")
-    p.add_argument("--format", default="tflite", choices=["tflite"], help="export format")
+    p.add_argument("--format", default="tflite", choices=litert.FORMATS, help="export format")
     p.add_argument(
         "--quantize",
         default="int8",
-        choices=["int8", "float16", "none"],
+        choices=litert.QUANTIZE,
         help="int8: dynamic-range int8 weights (smallest, fastest on CPUs); none: float32",
     )
     p.add_argument("--output", default=None, help="file to write (default: MODEL.QUANTIZE.tflite)")

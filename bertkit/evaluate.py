@@ -1,8 +1,11 @@
 """Evaluate text classifiers: metrics, reports, plots and the classical baselines.
 
-Everything here is numpy, scikit-learn and matplotlib, so importing it is fast:
-it never imports TensorFlow, and imports scikit-learn and matplotlib only
-inside the functions that use them. Plotting functions return a
+Everything here is numpy, scikit-learn and matplotlib; no code of this module
+uses TensorFlow (`import bertkit`, which runs first, sets TensorFlow up for
+every bertkit module). scikit-learn and matplotlib are imported inside the
+functions that use them, so importing this module adds little. Labels are
+encoded by `data.LabelEncoder`, as in training, so classes come in the same
+order. Plotting functions return a
 `matplotlib.figure.Figure` and never call `plt.show()`. A Keras `History` or
 `LearningRateSchedule` works wherever one is accepted, through duck typing.
 
@@ -33,6 +36,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from bertkit.data import LabelEncoder
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -797,7 +802,18 @@ def _check_same_length(texts: list, labels: np.ndarray, texts_arg: str, labels_a
 def _encode_labels(
     named_labels: list[tuple[str, Any]], class_names: Sequence[str] | None
 ) -> tuple[list[str], list[np.ndarray]]:
-    """Maps label lists (names or ids) to class ids over one shared class list."""
+    """Maps label lists (names or ids) to class ids over one shared class list.
+
+    Class names go through `data.LabelEncoder`, as in training: without
+    `class_names` the classes are `LabelEncoder.fit` of all the labels (sorted
+    numerically when they are all integers, `1`, `1.0` and `"1"` one class).
+    With `class_names`, integer labels are class ids and other labels names.
+
+    Examples:
+    >>> names, (ids,) = _encode_labels([("labels", ["10", "9", 10.0])], None)
+    >>> names, ids.tolist()
+    (['9', '10'], [1, 0, 1])
+    """
     lists = []
     for arg, labels in named_labels:
         if isinstance(labels, str | bytes):
@@ -818,33 +834,28 @@ def _encode_labels(
 
     all_labels = [label for _, values in lists for label in values]
     if class_names is None:
-        try:
-            classes = sorted(set(all_labels))
-        except TypeError:
-            kinds = sorted({type(label).__name__ for label in all_labels})
-            raise TypeError(
-                f"Labels must all be of one type to be sorted into classes. Received: {kinds}. "
-                "Convert them to str, or pass class_names."
-            ) from None
-        names = [str(c) for c in classes]
-        index = {c: i for i, c in enumerate(classes)}
+        if not all_labels:
+            raise ValueError("No labels were given. Received: empty label lists. Pass the labels.")
+        encoder = LabelEncoder.fit(all_labels)
     else:
         names = _check_class_names(class_names)
         if all_labels and all(is_id(label) for label in all_labels):
-            index = {i: i for i in range(len(names))}
-        else:
-            index = {name: i for i, name in enumerate(names)}
-    if not names:
-        raise ValueError("No labels were given. Received: empty label lists. Pass the labels.")
-
+            encoded = []
+            for arg, values in lists:
+                unknown = sorted({v for v in values if not 0 <= v < len(names)})
+                if unknown:
+                    raise ValueError(
+                        f"{arg} has labels that are not classes: {unknown[:5]}. Received: "
+                        f"class_names={names}. Integer labels are read as class ids 0..K-1; "
+                        "pass class_names listing every class."
+                    )
+                encoded.append(np.asarray(values, dtype=np.int64))
+            return names, encoded
+        encoder = LabelEncoder(names)
     encoded = []
     for arg, values in lists:
-        unknown = sorted({str(v) for v in values if v not in index})
-        if unknown:
-            raise ValueError(
-                f"{arg} has labels that are not classes: {unknown[:5]}. Received: "
-                f"class_names={names}. Integer labels are read as class ids 0..K-1 and str "
-                "labels as class names; pass class_names listing every class."
-            )
-        encoded.append(np.array([index[v] for v in values], dtype=np.int64))
-    return names, encoded
+        try:
+            encoded.append(encoder.encode(values).astype(np.int64))
+        except ValueError as err:
+            raise ValueError(f"{arg} has labels that are not classes: {err}") from None
+    return encoder.classes, encoded

@@ -45,18 +45,13 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
-from bertkit import _env
+from bertkit import names, trust
+from bertkit._atomic import Layout, atomic_dir
+from bertkit.data import LABELS_FILE, LabelEncoder, read_class_names
+from bertkit.inputs import PREDICT_BATCH_SIZE
 
-_env.setup()
-
-import tensorflow as tf  # noqa: E402
-
-from bertkit import names, trust  # noqa: E402
-from bertkit._atomic import Layout, atomic_dir  # noqa: E402
-from bertkit.inputs import PREDICT_BATCH_SIZE  # noqa: E402
-
-LABELS_FILE = "labels.json"
 INFO_FILE = "bertkit_model.json"
 SIGNATURE = "serving_default"
 MODEL_LAYOUT = Layout(
@@ -172,6 +167,7 @@ def save_model(
             f"label_names must have one name per class. Received: {len(label_names)} names for a "
             f"model with {model.output_shape[-1]} outputs."
         )
+    labels = LabelEncoder(label_names)  # the names training used: "3.0" is "3", " pos" is "pos"
     broken = [
         w.name for w in model.weights if w.dtype.is_floating and not np.isfinite(w.numpy()).all()
     ]
@@ -182,10 +178,10 @@ def save_model(
             "Nothing was saved: train again with a lower learning rate."
         )
     text_pairs = bool(getattr(model, "text_pairs", False))
-    module = (_PairServingModule if text_pairs else _ServingModule)(model, label_names)
+    module = (_PairServingModule if text_pairs else _ServingModule)(model, labels.classes)
     with atomic_dir(directory, overwrite=overwrite, layout=MODEL_LAYOUT) as tmp:
         tf.saved_model.save(module, str(tmp), signatures={SIGNATURE: module.serve})
-        (tmp / LABELS_FILE).write_text(json.dumps(label_names, ensure_ascii=False, indent=1))
+        labels.save(tmp / LABELS_FILE)
         import tensorflow_text
 
         import bertkit
@@ -312,17 +308,11 @@ class SavedClassifier:
                 "--output directory of `bertkit train` (or a directory written by "
                 "bertkit.save_model)."
             )
-        label_names = _read_json(directory / LABELS_FILE, LABELS_FILE)
-        if not (
-            isinstance(label_names, list)
-            and len(label_names) >= 2
-            and all(isinstance(n, str) for n in label_names)
-        ):
-            raise ValueError(
-                f"The model's {LABELS_FILE} must be a JSON list of at least 2 class names. "
-                f"Received: {str(label_names)[:100]!r} in {str(directory / LABELS_FILE)!r}. "
-                "Re-run training or re-export the model."
-            )
+        labels_path = directory / LABELS_FILE
+        label_names = read_class_names(
+            _read_json(labels_path, LABELS_FILE),
+            f"The model's {LABELS_FILE} ({str(labels_path)!r})",
+        )
         info_path = directory / INFO_FILE
         self.info = _read_json(info_path, INFO_FILE) if info_path.is_file() else {}
         try:

@@ -21,15 +21,10 @@ import os
 import time
 
 import numpy as np
+import tensorflow as tf
+import tf_keras
 
-from bertkit import _env
-
-_env.setup()
-
-import tensorflow as tf  # noqa: E402
-import tf_keras  # noqa: E402
-
-from bertkit import accumulation, checkpoints, inputs, preflight  # noqa: E402
+from bertkit import accumulation, checkpoints, inputs, preflight
 
 NO_DECAY = ["LayerNorm", "layer_norm", "bias"]
 

@@ -26,30 +26,18 @@ import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
-from bertkit import _env
+import tensorflow as tf
+import tensorflow_hub as hub
 
-_env.setup()
+from bertkit import names, presets
+from bertkit.presets import cache_dir
 
-import tensorflow_hub as hub  # noqa: E402
-
-from bertkit import distribute, names, presets  # noqa: E402
-
-CACHE_ENV = "BERTKIT_CACHE_DIR"
 TFHUB_CACHE_ENV = "TFHUB_CACHE_DIR"
 NETWORK_TIMEOUT_SECONDS = 3.0
-REMOTE_HOSTS = ("tfhub.dev", "www.kaggle.com", "kaggle.com", "storage.googleapis.com")
 
 
 class OfflineError(OSError):
     """A remote handle was requested but its host cannot be reached."""
-
-
-def cache_dir() -> Path:
-    """Returns bertkit's cache directory (`$BERTKIT_CACHE_DIR` or `~/.cache/bertkit`).
-
-    Local presets are built into `cache_dir() / "presets" / name`.
-    """
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "bertkit").expanduser()
 
 
 def tfhub_cache_dir() -> Path:
@@ -80,7 +68,7 @@ def module_cache_path(handle: str) -> Path:
 
     Examples:
     >>> module_cache_path("https://tfhub.dev/x/1").name
-    'd05f47d6a4a7df32cf2c4d11be0e34b01c6fcaf5'
+    '72fa5c886a9c6569ce2f0cbeb0ccac8dddca3594'
     """
     return tfhub_cache_dir() / hashlib.sha1(handle.encode("utf8")).hexdigest()
 
@@ -225,6 +213,23 @@ def load_preprocessor(name_or_handle: str | os.PathLike, **kwargs) -> hub.KerasL
         return hub.KerasLayer(str(path), **kwargs)
 
 
+def hub_load_options(strategy: tf.distribute.Strategy | None = None):
+    """`tf.saved_model.LoadOptions` for loading an encoder under `strategy` (None: current).
+
+    A TPU worker cannot read the local disk, so under a TPU strategy the SavedModel's
+    files are read on the host (`experimental_io_device="/job:localhost"`), as TF Hub
+    documents for TPUs. Other strategies need no options (returns None).
+
+    Examples:
+    >>> hub_load_options(tf.distribute.get_strategy()) is None
+    True
+    """
+    strategy = strategy or tf.distribute.get_strategy()
+    if any(cls.__name__.startswith("TPUStrategy") for cls in type(strategy).__mro__):
+        return tf.saved_model.LoadOptions(experimental_io_device="/job:localhost")
+    return None
+
+
 def load_saved_model(path: str | os.PathLike):
     """`hub.load(path)` for a resolved SavedModel directory, with a clear error if it is corrupt.
 
@@ -235,7 +240,7 @@ def load_saved_model(path: str | os.PathLike):
     """
     with _clear_load_errors(Path(path)):
         # Under a TPU strategy the files are read on the host (TPU workers have no disk).
-        return hub.load(str(path), options=distribute.hub_load_options())
+        return hub.load(str(path), options=hub_load_options())
 
 
 def _loaded(obj):

@@ -19,14 +19,9 @@ import dataclasses
 import math
 
 import numpy as np
+import tensorflow as tf
 
-from bertkit import _env
-
-_env.setup()
-
-import tensorflow as tf  # noqa: E402
-
-from bertkit import names  # noqa: E402
+from bertkit import names
 
 
 @dataclasses.dataclass

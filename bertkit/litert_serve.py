@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from bertkit import export
+from bertkit.data import read_class_names
 from bertkit.litert import SIDECAR_SUFFIX, SIGNATURE, SUFFIX, quiet_native_logs, sidecar_path
 
 
@@ -57,16 +58,10 @@ class LiteClassifier(export.SavedClassifier):
                 "with `bertkit export --model MODEL_DIR --format tflite`."
             )
         self.info = export._read_json(side, side.name)
-        labels = self.info.get("labels") if isinstance(self.info, dict) else None
-        if not (
-            isinstance(labels, list)
-            and len(labels) >= 2
-            and all(isinstance(n, str) for n in labels)
-        ):
-            raise ValueError(
-                f"The sidecar must hold a list of at least 2 class names under 'labels'. "
-                f"Received: {str(labels)[:100]!r} in {str(side)!r}. Re-export the model."
-            )
+        labels = read_class_names(
+            self.info.get("labels") if isinstance(self.info, dict) else None,
+            f"The sidecar's 'labels' ({str(side)!r})",
+        )
         try:
             with quiet_native_logs():
                 self._interp = _interpreter(path)

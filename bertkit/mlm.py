@@ -46,21 +46,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
+import tensorflow_hub as hub
+import tf_keras
 
-from bertkit import _env
-
-_env.setup()
-
-import tensorflow as tf  # noqa: E402
-import tensorflow_hub as hub  # noqa: E402
-import tf_keras  # noqa: E402
-
-from bertkit import finetune, inputs, names, preflight, tokens  # noqa: E402
-from bertkit import hub as bk_hub  # noqa: E402
-from bertkit._atomic import atomic_dir, check_output  # noqa: E402
-from bertkit.classifier import DEFAULT_SEQ_LENGTH, TextToEncoderInputs  # noqa: E402
-from bertkit.converter import PRESET_LAYOUT  # noqa: E402
-from bertkit.presets import DEFAULT_PRESET  # noqa: E402
+from bertkit import finetune, inputs, names, preflight, tokens
+from bertkit import hub as bk_hub
+from bertkit._atomic import atomic_dir, check_output
+from bertkit.classifier import DEFAULT_SEQ_LENGTH, TextToEncoderInputs
+from bertkit.converter import PRESET_LAYOUT
+from bertkit.presets import DEFAULT_PRESET
 
 # Pre-training feature names (tf-models' BERT pre-training convention).
 MASKED_LM_POSITIONS = "masked_lm_positions"

@@ -19,14 +19,9 @@ import math
 import numbers
 
 import numpy as np
+import tf_keras
 
-from bertkit import _env
-
-_env.setup()
-
-import tf_keras  # noqa: E402
-
-from bertkit import inputs  # noqa: E402
+from bertkit import inputs
 
 _ENCODE_HINT = (
     "Encode class names with bertkit.data.LabelEncoder: encoder = LabelEncoder.fit(labels); "

@@ -21,7 +21,11 @@ Examples:
 from __future__ import annotations
 
 import dataclasses
+import os
+from pathlib import Path
 
+#: Environment variable that moves bertkit's cache (default `~/.cache/bertkit`).
+CACHE_ENV = "BERTKIT_CACHE_DIR"
 DEFAULT_PRESET = "minilm_l6_h384_en_uncased"
 TINY_PRESET = "tiny_random_en_uncased"
 
@@ -176,6 +180,18 @@ def _build_registry() -> dict[str, Preset]:
 
 
 PRESETS: dict[str, Preset] = _build_registry()
+
+
+def cache_dir() -> Path:
+    """Returns bertkit's cache directory (`$BERTKIT_CACHE_DIR` or `~/.cache/bertkit`).
+
+    Local presets are built into `cache_dir() / "presets" / name`.
+
+    Examples:
+    >>> cache_dir().name in ("bertkit", os.path.basename(os.environ.get(CACHE_ENV, "")))
+    True
+    """
+    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "bertkit").expanduser()
 
 
 def get_preset(name: str) -> Preset:

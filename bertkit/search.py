@@ -41,19 +41,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from bertkit import _env
-
-_env.setup()
-
 try:
-    import keras_tuner  # noqa: E402
+    import keras_tuner
 except ImportError as error:  # pragma: no cover
     raise ImportError(
         "bertkit.search needs KerasTuner. Install it with `pip install keras-tuner==1.4.*`."
     ) from error
 
-from bertkit import evaluate, finetune, preflight  # noqa: E402
-from bertkit.classifier import build_classifier  # noqa: E402
+from bertkit import evaluate, finetune, preflight
+from bertkit.classifier import build_classifier
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -612,7 +608,7 @@ def build_parser():
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m bertkit.search`: runs the search and prints the results and the best cell."""
-    from bertkit.hub import cache_dir
+    from bertkit.presets import cache_dir
 
     args = build_parser().parse_args(argv)
     train, validation, labels = drug_reviews_split(

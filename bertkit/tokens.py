@@ -17,15 +17,11 @@ import functools
 import os
 from pathlib import Path
 
-from bertkit import _env
+import pandas as pd
+import tensorflow as tf
 
-_env.setup()
-
-import pandas as pd  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from bertkit import hub as bk_hub  # noqa: E402
-from bertkit import names  # noqa: E402
+from bertkit import hub as bk_hub
+from bertkit import names
 
 
 def _preprocessor_dir(preprocessor) -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 
 import numpy as np
@@ -24,11 +23,6 @@ def inspectable(tiny_layers):
 def batch(tiny_layers):
     """Two texts of different lengths, so the shorter one is padded."""
     return tokens.pack(tiny_layers[0], TEXTS, seq_length=16)
-
-
-def test_docstring_examples_run(tiny_dir):
-    results = doctest.testmod(anatomy, extraglobs={"bertkit": bertkit})
-    assert results.attempted >= 6 and results.failed == 0
 
 
 def test_inspectable_encoder_reproduces_the_saved_model(tiny_layers, inspectable, batch):

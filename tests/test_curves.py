@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-
 import numpy as np
 import pytest
 from toy_sentiment import LABELS, TEXTS, VALIDATION
@@ -126,12 +124,6 @@ def test_fit_head_rejects_bad_input(frozen, tiny_dir):
     full = bertkit.build_classifier(presets.TINY_PRESET, 2, "full")
     with pytest.raises(ValueError, match="Received: strategy='full'"):
         curves.fit_head(full, features, LABELS)
-
-
-def test_docstring_examples(tiny_dir):
-    results = doctest.testmod(curves)
-    assert results.attempted >= 4
-    assert results.failed == 0
 
 
 def test_fit_head_stops_on_nan_loss(frozen, tiny_dir):

@@ -16,8 +16,9 @@ def _run(code: str, **env_overrides) -> subprocess.CompletedProcess:
 
 
 def test_import_bertkit_first_gives_legacy_keras_and_text_ops():
+    # A module import runs the package's setup: modules do not call _env.setup() themselves.
     result = _run(
-        "import sys, bertkit, tensorflow as tf\n"
+        "import sys\nfrom bertkit import data\nimport tensorflow as tf\n"
         "print(tf.keras.__name__.split('.')[0], 'tensorflow_text' in sys.modules)\n"
         "from tensorflow.python.framework import op_def_registry\n"
         "print(op_def_registry.get('CaseFoldUTF8') is not None)"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from crafted_model import file_writing_model
 
-from bertkit import classifier, export, finetune, presets
+from bertkit import classifier, data, export, finetune, litert_serve, presets
 
 TEXTS = ["the job is good", "i love you", "the exam was hard", "", "x" * 3000, "貓追狗 🙂"]
 
@@ -27,6 +27,8 @@ def test_round_trip_gives_identical_predictions(trained, tmp_path):
         trained, tmp_path / "model", ["job", "love", "education"], info={"x": 1}
     )
     assert json.loads((directory / "labels.json").read_text()) == ["job", "love", "education"]
+    # One labels format: the training LabelEncoder reads what save_model wrote.
+    assert data.LabelEncoder.load(directory / "labels.json").classes == ["job", "love", "education"]
     assert json.loads((directory / "bertkit_model.json").read_text())["strategy"] == "partial"
     loaded = export.load_model(directory)
     expected = finetune.predict_logits(trained, TEXTS)
@@ -149,6 +151,23 @@ def test_labels_json_that_disagrees_with_the_saved_model_is_refused(trained, tmp
         (directory / "labels.json").write_text(json.dumps(edited))
         with pytest.raises(ValueError, match="does not match the class names saved inside"):
             export.load_model(directory)
+
+
+@pytest.mark.parametrize("labels", [["a"], {"labels": ["a", "b"]}, ["a", "a"]])
+def test_both_loaders_read_class_names_with_the_one_reader(labels, tmp_path):
+    # Class names are checked before TensorFlow reads the model, so placeholders do.
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "saved_model.pb").write_bytes(b"")
+    (model_dir / "labels.json").write_text(json.dumps(labels))
+    lite = tmp_path / "model.int8.tflite"
+    lite.write_bytes(b"")
+    litert_serve.sidecar_path(lite).write_text(json.dumps({"labels": labels}))
+    wanted = "must hold the class names as a JSON list of at least 2 distinct, non-empty strings"
+    with pytest.raises(ValueError, match=rf"^The model's labels\.json \('.*'\) {wanted}"):
+        export.load_model(model_dir)
+    with pytest.raises(ValueError, match=rf"^The sidecar's 'labels' \('.*'\) {wanted}"):
+        litert_serve.load_model(lite)
 
 
 def test_model_path_that_is_a_file_says_it_is_a_file(tmp_path):

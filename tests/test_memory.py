@@ -1,15 +1,8 @@
 """Peak-memory measurements of fine-tuning configurations (each in its own process)."""
 
-import doctest
-
 import pytest
 
 from bertkit import memory, presets
-
-
-def test_docstring_examples_run():
-    results = doctest.testmod(memory)
-    assert results.attempted >= 2 and results.failed == 0
 
 
 def test_memory_grows_with_batch_and_length_and_fewer_trained_layers_need_less():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import math
 
 import numpy as np
@@ -258,11 +257,6 @@ def test_continue_pretraining_saves_an_encoder_build_classifier_accepts(tiny_mod
     assert classifier(tf.constant(["the drug is good"])).shape == (1, 3)
     with pytest.raises(FileExistsError, match="already exists"):
         mlm.continue_pretraining(tiny_model, TEXTS, out, epochs=1, head_epochs=0)
-
-
-def test_docstring_examples_run():
-    results = doctest.testmod(mlm, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert results.attempted >= 10 and results.failed == 0
 
 
 @pytest.mark.slow

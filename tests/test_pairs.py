@@ -1,6 +1,5 @@
 """Sentence pairs end to end: packing, truncation, training, export, NSP data, errors."""
 
-import doctest
 import json
 
 import numpy as np
@@ -201,9 +200,3 @@ def test_clear_errors(pair_model, single_model, loaded_pair, tmp_path):
         loaded_pair.predict_proba(["a"])
     with pytest.raises(ValueError, match=r"at least 5 tokens\. Received: seq_length=4"):
         classifier.build_classifier(presets.TINY_PRESET, 2, seq_length=4, text_pairs=True)
-
-
-def test_docstring_examples_run():
-    for module in (pairs, inputs):
-        result = doctest.testmod(module)
-        assert result.failed == 0 and result.attempted > 0, module.__name__

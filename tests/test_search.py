@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import itertools
 import math
 
@@ -241,8 +240,3 @@ def test_heatmap_errors(kwargs, message):
         search.plot_grid_heatmap(frame, **kwargs)
     with pytest.raises(ValueError, match="lacks columns or rows"):
         search.plot_grid_heatmap(frame.drop(columns="val_macro_f1"))
-
-
-def test_docstring_examples():
-    results = doctest.testmod(search, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert results.attempted > 5 and results.failed == 0

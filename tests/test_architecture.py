@@ -1,0 +1,107 @@
+"""The package's shape, read from its source: no import cycles, no dead names."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections import Counter
+from pathlib import Path
+
+import bertkit
+
+PACKAGE = Path(bertkit.__file__).parent
+ROOT = PACKAGE.parent
+
+
+def module_name(path: Path) -> str:
+    return "bertkit" if path.stem == "__init__" else f"bertkit.{path.stem}"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The bertkit modules `path` imports, at the top or inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name.startswith("bertkit.")}
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bertkit"):
+            if node.module == "bertkit":  # from bertkit import hub, names
+                found |= {
+                    f"bertkit.{alias.name}"
+                    for alias in node.names
+                    if (PACKAGE / f"{alias.name}.py").is_file()
+                }
+            else:
+                found.add(node.module)
+    # Every module may read the package (`bertkit.__version__`); the package imports modules.
+    return found - {"bertkit", module_name(path)}
+
+
+def import_graph() -> dict[str, set[str]]:
+    return {module_name(path): imported_modules(path) for path in sorted(PACKAGE.glob("*.py"))}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle as `[a, b, ..., a]`, or None (depth-first search)."""
+    state: dict[str, str] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = "open"
+        stack.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == "open":
+                return stack[stack.index(dep) :] + [dep]
+            if dep not in state and (cycle := visit(dep)):
+                return cycle
+        state[node] = "done"
+        stack.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_find_cycle_finds_a_cycle_hidden_in_a_function_import(tmp_path):
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+    module = tmp_path / "loader.py"
+    module.write_text("from bertkit import names\n\ndef f():\n    from bertkit.hub import load\n")
+    assert imported_modules(module) == {"bertkit.names", "bertkit.hub"}
+
+
+def test_no_import_cycle_among_bertkit_modules():
+    graph = import_graph()
+    assert len(graph) > 30 and "bertkit.local_presets" in graph["bertkit.hub"]
+    assert find_cycle(graph) is None
+
+
+def test_the_loader_does_not_import_training_code():
+    assert not {"bertkit.distribute", "bertkit.finetune"} & import_graph()["bertkit.hub"]
+
+
+def _defined_names(path: Path) -> list[str]:
+    """Module-level private names and UPPER_CASE constants of a module."""
+    found = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            found.append(node.name)
+        elif isinstance(node, ast.Assign):
+            found += [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            found.append(node.target.id)
+    return [n for n in found if not n.startswith("__") and (n.startswith("_") or n.isupper())]
+
+
+def test_every_private_name_and_constant_is_used_somewhere():
+    sources = [*PACKAGE.glob("*.py"), *(ROOT / "tests").glob("*.py")]
+    sources += [*(ROOT / "benchmarks").glob("*.py"), *(ROOT / "notebooks").glob("*.ipynb")]
+    words = Counter(re.findall(r"\w+", "\n".join(path.read_text() for path in sources)))
+    unused = [
+        f"{path.stem}.{name}"
+        for path in sorted(PACKAGE.glob("*.py"))
+        for name in _defined_names(path)
+        if words[name] < 2  # the definition alone
+    ]
+    assert unused == []
