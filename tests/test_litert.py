@@ -14,6 +14,7 @@ Tolerances, on the tiny random preset (logits of magnitude ~0.1):
   that matters, this one only catches a broken conversion.
 """
 
+import doctest
 import json
 import os
 
@@ -66,12 +67,12 @@ PAIR_TRUNCATED = [False, False, False, True, True, True, False]
 
 @pytest.fixture(scope="module")
 def pair_model(tiny_dir, tmp_path_factory):
-    """A float32 sentence-pair SavedModel (seq_length 32, so PAIRS 3-5 are cut) and its float .tflite."""
+    """A float32 sentence-pair model (seq_length 32, so PAIRS 3-5 are cut): `(model, saved, tflite)`."""
     model = classifier.build_classifier(
         presets.TINY_PRESET, 2, "freeze", text_pairs=True, seq_length=32, precision="float32"
     )
     saved = export.save_model(model, tmp_path_factory.mktemp("pairs") / "pairs", ["no", "yes"])
-    return saved, litert.export_tflite(saved, quantize="none")
+    return model, saved, litert.export_tflite(saved, quantize="none")
 
 
 def test_in_model_tokenizer_gives_the_preprocessor_ids(saved_dir):
@@ -88,10 +89,8 @@ def test_in_model_tokenizer_gives_the_preprocessor_ids(saved_dir):
     litert_pack.check_tokenizer_parity(packer, model.text_to_inputs.preprocessor)  # no raise
 
 
-def test_in_model_pair_packing_gives_the_preprocessor_ids(tiny_dir):
-    model = classifier.build_classifier(
-        presets.TINY_PRESET, 2, "freeze", text_pairs=True, seq_length=32
-    )
+def test_in_model_pair_packing_gives_the_preprocessor_ids(pair_model):
+    model = pair_model[0]
     packer = litert_pack.packer_for(model)
     texts_a, texts_b = (np.array(s, dtype=object) for s in zip(*PAIRS, strict=True))
     ours, truncated = packer(texts_a, texts_b)
@@ -101,18 +100,19 @@ def test_in_model_pair_packing_gives_the_preprocessor_ids(tiny_dir):
     for name in ("input_word_ids", "input_mask", "input_type_ids"):
         np.testing.assert_array_equal(ours[name].numpy(), theirs[name].numpy()[:, :width])
     assert truncated.numpy().tolist() == PAIR_TRUNCATED
-    litert_pack.check_tokenizer_parity(packer, model.text_to_inputs.preprocessor, text_pairs=True)
+    preprocessor = model.text_to_inputs.preprocessor
+    litert_pack.check_tokenizer_parity(packer, preprocessor, text_pairs=True)  # no raise
+    cased = litert_pack.Packer(packer.vocab, False, packer.special, packer.seq_length)
+    with pytest.raises(ValueError, match="does not reproduce"):
+        litert_pack.check_tokenizer_parity(cased, preprocessor, text_pairs=True)
 
 
-@pytest.mark.parametrize("text_pairs", [False, True])
-def test_tokenizer_parity_check_catches_a_casing_mismatch(tiny_dir, text_pairs):
-    model = classifier.build_classifier(
-        presets.TINY_PRESET, 3, "freeze", seq_length=64, text_pairs=text_pairs
-    )
+def test_tokenizer_parity_check_catches_a_casing_mismatch(tiny_dir):
+    model = classifier.build_classifier(presets.TINY_PRESET, 3, "freeze", seq_length=64)
     packer = litert_pack.packer_for(model)
     cased = litert_pack.Packer(packer.vocab, False, packer.special, packer.seq_length)
     with pytest.raises(ValueError, match="does not reproduce"):
-        litert_pack.check_tokenizer_parity(cased, model.text_to_inputs.preprocessor, text_pairs)
+        litert_pack.check_tokenizer_parity(cased, model.text_to_inputs.preprocessor)
 
 
 def test_float_export_logits_match_the_saved_model(saved_dir, exports):
@@ -205,7 +205,7 @@ def test_missing_sidecar_and_corrupt_file_are_clear_errors(exports, tmp_path):
 
 
 def test_pair_export_predicts_like_the_pair_saved_model(pair_model):
-    saved_dir, path = pair_model
+    _, saved_dir, path = pair_model
     saved, lite = export.load_model(saved_dir), litert_serve.load_model(path)
     expected = saved._serve_with_truncation(*saved._inputs(PAIRS).values())
     out = lite(PAIRS)
@@ -243,3 +243,9 @@ def test_quiet_native_logs_prints_the_held_text_when_something_fails(capfd):
         os.write(2, b"why it failed\n")
         raise RuntimeError("conversion failed")
     assert "why it failed" in capfd.readouterr().err
+
+
+def test_docstring_examples_run(tiny_dir):
+    for module in (litert, litert_pack):
+        results = doctest.testmod(module)
+        assert results.attempted > 0 and results.failed == 0, module.__name__
