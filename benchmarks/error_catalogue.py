@@ -454,6 +454,54 @@ def missing_predict_input(ws):
     return cli("predict", "--model", ws.model_dir, "--input", ws.root / "texts_missing.txt")
 
 
+def _export(ws: Workspace, *args) -> str:
+    """`bertkit export --model MODEL_DIR ARGS`: every case fails before the model is loaded."""
+    return cli("export", "--model", ws.model_dir, *args)
+
+
+def export_unknown_quantize(ws):
+    return _export(ws, "--quantize", "int4")
+
+
+def export_unknown_format(ws):
+    return _export(ws, "--format", "onnx")
+
+
+def export_not_a_model(ws):
+    from bertkit import hub, names
+
+    encoder = ws.root / "encoder"  # a SavedModel, but no classifier
+    if not encoder.exists():
+        shutil.copytree(hub.resolve(TINY, names.ENCODER_DIR), encoder)
+    return cli("export", "--model", encoder)
+
+
+def export_tflite_as_model(ws):
+    return cli("export", "--model", ws.file("model.int8.tflite", b"TFL3"))
+
+
+def export_output_exists(ws):
+    return _export(ws, "--output", ws.file("taken.tflite", b"TFL3"))
+
+
+def export_overwrite_foreign_file(ws):
+    return _export(ws, "--output", ws.file("theirs.tflite", b"TFL3"), "--overwrite")
+
+
+def export_wrong_suffix(ws):
+    return _export(ws, "--output", ws.root / "model.bin")
+
+
+def export_output_is_directory(ws):
+    folder = ws.root / "folder.tflite"
+    folder.mkdir(exist_ok=True)
+    return _export(ws, "--output", folder, "--overwrite")
+
+
+def export_missing_output_folder(ws):
+    return _export(ws, "--output", ws.root / "no_such_folder" / "model.tflite")
+
+
 def _xlsx(ws: Workspace) -> Path:
     """A minimal Excel workbook (a ZIP holding xl/workbook.xml)."""
     import zipfile
@@ -1014,6 +1062,87 @@ CASES = [
         r"No such file",
         r"Received: .*texts_missing\.txt",
         r"Check the path",
+    ),
+    Case(
+        "export_unknown_quantize",
+        "Unknown quantization for a LiteRT export",
+        "`bertkit export --model MODEL_DIR --quantize int4`",
+        export_unknown_quantize,
+        r"\[exit 2\]\n(.|\n)*error: argument --quantize: invalid choice",
+        r"'int4'",
+        r"choose from '?int8'?, '?float16'?, '?none'?",
+    ),
+    Case(
+        "export_unknown_format",
+        "Unknown export format",
+        "`bertkit export --model MODEL_DIR --format onnx`",
+        export_unknown_format,
+        r"\[exit 2\]\n(.|\n)*error: argument --format: invalid choice",
+        r"'onnx'",
+        r"choose from '?tflite'?",
+    ),
+    Case(
+        "export_not_a_model",
+        "Exporting something that is not a bertkit model (a TF-Hub encoder)",
+        "`bertkit export --model PRESET/encoder` (a SavedModel without labels.json)",
+        export_not_a_model,
+        r"\[exit 2\]\nerror: Not a bertkit model directory",
+        r"Received: '.*encoder'",
+        r"Pass the --output directory of `bertkit train`",
+    ),
+    Case(
+        "export_tflite_as_model",
+        "Exporting a .tflite again",
+        "`bertkit export --model model.int8.tflite`",
+        export_tflite_as_model,
+        r"\[exit 2\]\nerror: Not a bertkit model directory",
+        r"Received: --model '.*model\.int8\.tflite'",
+        r"Pass the --output directory of `bertkit train`",
+    ),
+    Case(
+        "export_output_exists",
+        "Export output file that already exists",
+        "`bertkit export --output taken.tflite` (the file exists)",
+        export_output_exists,
+        r"\[exit 2\]\nerror: Output file already exists",
+        r"Received: '.*taken\.tflite'",
+        r"Choose a new path, delete it, or pass .*--overwrite",
+    ),
+    Case(
+        "export_overwrite_foreign_file",
+        "`--overwrite` on a file that is not a bertkit export",
+        "`bertkit export --output theirs.tflite --overwrite` (no theirs.tflite.json beside it)",
+        export_overwrite_foreign_file,
+        r"\[exit 2\]\nerror: The output file exists and is not a bertkit LiteRT export",
+        r"Received: '.*theirs\.tflite'",
+        r"Choose another path, or delete the file first",
+    ),
+    Case(
+        "export_wrong_suffix",
+        "Export output without the .tflite suffix",
+        "`bertkit export --output model.bin`",
+        export_wrong_suffix,
+        r"\[exit 2\]\nerror: The LiteRT model file must end in \.tflite",
+        r"Received: output='.*model\.bin'",
+        r"Pass e\.g\. '.*model\.tflite'",
+    ),
+    Case(
+        "export_output_is_directory",
+        "Export output that is a directory",
+        "`bertkit export --output folder.tflite --overwrite` (a directory)",
+        export_output_is_directory,
+        r"\[exit 2\]\nerror: The output path is a directory",
+        r"Received: '.*folder.*\.tflite'",
+        r"Choose a file path ending in \.tflite",
+    ),
+    Case(
+        "export_missing_output_folder",
+        "Export output in a folder that does not exist",
+        "`bertkit export --output no_such_folder/model.tflite`",
+        export_missing_output_folder,
+        r"\[exit 2\]\nerror: The output's folder does not exist",
+        r"Received: '.*no_such_folder/model\.tflite'",
+        r"Create '.*no_such_folder' first or choose another path",
     ),
     Case(
         "excel_file",

@@ -18,7 +18,8 @@ seconds, file size, peak RSS of the process, macro-F1 on the test reviews
 ISA flags. `--rss-texts 10000` adds one int8 run predicting that many texts,
 for the "10k texts under 1 GB" target.
 
-Writes benchmarks/results/lite_predict.json and .md.
+Writes benchmarks/results/lite_predict.json and .md. Accuracy of every format on the
+drug reviews and both topic sets (held out) is `lite_accuracy.py`'s job.
 """
 
 from __future__ import annotations

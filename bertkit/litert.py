@@ -4,26 +4,31 @@
 (each through a temp file and a rename; the sidecar first, the model last):
 
     MODEL.tflite        the model: raw strings in, logits out
-    MODEL.tflite.json   {"labels": [...], "quantize": ..., "seq_length": ..., "source": {...}}
+    MODEL.tflite.json   {"labels": [...], "quantize": ..., "seq_length": ...,
+                         "text_pairs": ..., "source": {...}}
 
 The `.tflite` has one signature, `serving_default`:
 
-- input `text`: string `[batch]`;
+- input `text`: string `[batch]`; for a sentence-pair model
+  (`build_classifier(..., text_pairs=True)`) two inputs instead, `text_a` and
+  `text_b` (string `[batch]` each), packed as `[CLS] A [SEP] B [SEP]` like the
+  pair SavedModel's signature;
 - outputs `logits` float32 `[batch, num_classes]`, `probabilities` float32
   `[batch, num_classes]`, `label_id` int64 `[batch]`, `label` string `[batch]`
   (the class names are constants inside the model, so a LiteRT user on a phone
-  needs no sidecar), `truncated` bool `[batch]` (texts longer than `seq_length`
-  tokens, which were cut).
+  needs no sidecar), `truncated` bool `[batch]` (texts, or pairs, longer than
+  `seq_length` tokens with the special tokens, which were cut).
 
-Tokenization and packing run inside the model: `tensorflow_text.FastBertTokenizer`
-converts to the custom ops `FastBertNormalize` and `FastWordpieceTokenizeWithOffsets`,
-and `RaggedTensorToTensor` cuts and pads the ids; the packing ([CLS] ... [SEP],
-padding only to the longest text of the batch) is builtin TFLite ops. The
+Tokenization and packing run inside the model (`bertkit.litert_pack`):
+`tensorflow_text.FastBertTokenizer` converts to the custom ops `FastBertNormalize`
+and `FastWordpieceTokenizeWithOffsets`, and `RaggedTensorToTensor` cuts and pads
+the ids; the packing (special tokens, pair trimming as `RoundRobinTrimmer` does,
+padding only to the longest row of the batch) is builtin TFLite ops. The
 interpreter needs tensorflow-text's op registrar
 (`tensorflow_text.core.pybinds.tflite_registrar.SELECT_TFTEXT_OPS`), which
 `load_tflite` passes. `export_tflite` refuses a preset whose tokenizer
-FastBertTokenizer does not reproduce (it compares the ids on probe texts with
-the SavedModel's preprocessor first), and sentence-pair models (not built yet).
+FastBertTokenizer does not reproduce: it compares the ids on probe texts (probe
+pairs for a pair model) with the SavedModel's preprocessor first.
 
 The encoder is rebuilt in float32 from the model's preset (a SavedModel trained
 under mixed_bfloat16 holds bfloat16 ops, which TFLite does not run) and gets the
@@ -46,15 +51,13 @@ import re
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from bertkit import _env
 
 _env.setup()
 
 import tensorflow as tf  # noqa: E402
 
-from bertkit import export, names  # noqa: E402
+from bertkit import export, litert_pack  # noqa: E402
 from bertkit._atomic import atomic_write_bytes  # noqa: E402
 
 QUANTIZE = ("int8", "float16", "none")
@@ -62,17 +65,6 @@ FORMATS = ("tflite",)
 SUFFIX = ".tflite"
 SIDECAR_SUFFIX = ".json"
 SIGNATURE = "serving_default"
-# Texts the export tokenizes both ways before converting: accents, case, punctuation,
-# digits, CJK, emoji, a long word and an empty string.
-PROBE_TEXTS = (
-    "Hello World, naïve café! It's 3.5mg/day.",
-    "",
-    "ÉCOLE Straße résumé -- (don't) stop!!",
-    "貓追狗 and 東京",
-    "emoji 🙂 tabs\tand\nnewlines",
-    "supercalifragilisticexpialidocious" * 4,
-    "a " * 300,
-)
 
 
 def sidecar_path(model_path: str | os.PathLike) -> Path:
@@ -126,6 +118,12 @@ def _check_export_args(model_dir, output, quantize, overwrite) -> tuple[Path, Pa
                 f"Output file already exists. Received: {str(path)!r}. Choose a new path, "
                 "delete it, or pass overwrite=True (--overwrite on the CLI)."
             )
+    if output.is_file() and not sidecar_path(output).is_file():  # overwrite=True here
+        raise FileExistsError(
+            "The output file exists and is not a bertkit LiteRT export (it has no "
+            f"{sidecar_path(output).name} beside it), so overwrite does not replace it. "
+            f"Received: {str(output)!r}. Choose another path, or delete the file first."
+        )
     if not output.parent.is_dir():
         raise FileNotFoundError(
             f"The output's folder does not exist. Received: {str(output)!r}. Create "
@@ -139,70 +137,17 @@ def _check_export_args(model_dir, output, quantize, overwrite) -> tuple[Path, Pa
     return model_dir, output
 
 
-class _Packer(tf.Module):
-    """Raw strings -> encoder inputs with FastBertTokenizer and dense ops only (TFLite-friendly).
-
-    Args:
-        vocab: list of str. The WordPiece vocabulary.
-        lower_case: bool. Lower-case and strip accents (uncased presets).
-        special: dict. Preprocessor special ids (`start_of_sequence_id`,
-            `end_of_segment_id`, `padding_id`).
-        seq_length: int. Tokens per text, [CLS] and [SEP] included.
-    """
-
-    def __init__(self, vocab, lower_case: bool, special: dict, seq_length: int):
-        super().__init__()
-        import tensorflow_text as tf_text
-
-        self.tokenizer = tf_text.FastBertTokenizer(
-            vocab,
-            token_out_type=tf.int32,
-            unknown_token=names.UNK_TOKEN,
-            lower_case_nfd_strip_accents=lower_case,
-        )
-        self.vocab = list(vocab)
-        self.lower_case = bool(lower_case)
-        self.special = {k: int(v) for k, v in special.items()}
-        self.seq_length = int(seq_length)
-
-    def __call__(self, text):
-        """Returns `(inputs, truncated)`: the encoder inputs cut to the longest text, and a bool mask."""
-        tokens = self.tokenizer.tokenize(text)
-        budget = self.seq_length - 2  # [CLS] and [SEP]
-        count = tf.cast(tokens.row_lengths(), tf.int32)
-        lengths = tf.minimum(count, budget)
-        longest = tf.reduce_max(tf.concat([lengths, [0]], 0))
-        pad = self.special["padding_id"]
-        body = tokens.to_tensor(default_value=pad, shape=[None, budget])[:, :longest]
-        batch = tf.shape(text)[0]
-        ids = tf.concat(
-            [
-                tf.fill([batch, 1], self.special["start_of_sequence_id"]),
-                body,
-                tf.fill([batch, 1], pad),
-            ],
-            axis=1,
-        )
-        positions = tf.range(longest + 2)[None, :]
-        ids = tf.where(positions == lengths[:, None] + 1, self.special["end_of_segment_id"], ids)
-        inputs = {
-            names.INPUT_WORD_IDS: ids,
-            names.INPUT_MASK: tf.cast(positions < lengths[:, None] + 2, tf.int32),
-            names.INPUT_TYPE_IDS: tf.zeros_like(ids),
-        }
-        return inputs, count > budget
-
-
 class _LiteServing(tf.Module):
-    def __init__(self, packer: _Packer, token_model, label_names: list[str]):
+    """The `.tflite`'s one signature: raw strings in, the SavedModel's outputs plus `truncated`."""
+
+    def __init__(self, packer: litert_pack.Packer, token_model, label_names: list[str]):
         super().__init__()
         self.packer = packer
         self.token_model = token_model
         self.label_names = tf.constant(label_names, dtype=tf.string)
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
-    def serve(self, text):
-        inputs, truncated = self.packer(text)
+    def _outputs(self, *texts):
+        inputs, truncated = self.packer(*texts)
         logits = tf.cast(self.token_model(inputs, training=False), tf.float32)
         label_id = tf.argmax(logits, axis=-1)
         return {
@@ -212,6 +157,19 @@ class _LiteServing(tf.Module):
             "label": tf.gather(self.label_names, label_id),
             "truncated": truncated,
         }
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def serve(self, text):
+        return self._outputs(text)
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="text_a"),
+            tf.TensorSpec([None], tf.string, name="text_b"),
+        ]
+    )
+    def serve_pairs(self, text_a, text_b):
+        return self._outputs(text_a, text_b)
 
 
 def _float32_classifier(saved: export.SavedClassifier):
@@ -232,6 +190,7 @@ def _float32_classifier(saved: export.SavedClassifier):
         pooling=info.get("pooling") or "mean",
         seq_length=int(info.get("seq_length") or classifier.DEFAULT_SEQ_LENGTH),
         precision="float32",
+        text_pairs=saved.text_pairs,
     )
     source = saved._loaded.model.token_model.variables
     target = model.token_model.variables
@@ -253,49 +212,6 @@ def _float32_classifier(saved: export.SavedClassifier):
     for t in target:
         t.assign(tf.cast(saved_by_name[key(t)], t.dtype))
     return model
-
-
-def _packer_for(model) -> _Packer:
-    from bertkit import hub as bk_hub
-    from bertkit import tokens
-
-    text_to_inputs = model.text_to_inputs
-    preprocessor = text_to_inputs.preprocessor
-    special = bk_hub.preprocessor_special_tokens(preprocessor)
-    lower = bk_hub._lower_case_flag(preprocessor)
-    return _Packer(
-        tokens.vocabulary(text_to_inputs.preprocessor_dir),
-        True if lower is None else lower,
-        special,
-        text_to_inputs.seq_length,
-    )
-
-
-def check_tokenizer_parity(packer: _Packer, preprocessor, texts=PROBE_TEXTS) -> None:
-    """Raises ValueError unless `packer` gives the preprocessor's ids on `texts`.
-
-    Args:
-        packer: _Packer. The in-model tokenizer.
-        preprocessor: a TF-Hub BERT preprocessor (loaded SavedModel or KerasLayer).
-        texts: sequence of str. Texts to compare.
-    """
-    preprocessor = getattr(preprocessor, "resolved_object", preprocessor)
-    text = tf.constant(list(texts))
-    ours, _ = packer(text)
-    tokens = getattr(preprocessor, names.TOKENIZE)(text)
-    theirs = getattr(preprocessor, names.BERT_PACK_INPUTS)(
-        [tokens], seq_length=tf.constant(packer.seq_length)
-    )
-    width = int(ours[names.INPUT_WORD_IDS].shape[1])
-    for name in names.ENCODER_INPUTS:
-        a, b = ours[name].numpy(), theirs[name].numpy()
-        if a.shape[1] > b.shape[1] or not np.array_equal(a, b[:, :width]):
-            row = next((i for i in range(len(a)) if not np.array_equal(a[i], b[i, :width])), 0)
-            raise ValueError(
-                "FastBertTokenizer does not reproduce this preset's tokenizer, so the model "
-                f"cannot tokenize inside a .tflite. Received: {name} differ on {texts[row]!r:.60}. "
-                "Serve the SavedModel instead (bertkit predict --model MODEL_DIR)."
-            )
 
 
 @contextlib.contextmanager
@@ -338,23 +254,21 @@ def export_tflite(
         model_dir: path. A directory written by `bertkit train` / `save_model`.
         output: optional path ending in `.tflite`. Default: `default_output(model_dir, quantize)`.
         quantize: str. `"int8"` (dynamic range), `"float16"` or `"none"` (float32).
-        overwrite: bool. Replace an existing output file (and its sidecar).
+        overwrite: bool. Replace an existing export (a `.tflite` with its sidecar); a file
+            without a sidecar is not bertkit's and is never replaced.
         trust_model: bool. Load a SavedModel that uses ops touching files, the network or
             the process (see `export.load_model`).
     """
     model_dir, output = _check_export_args(model_dir, output, quantize, overwrite)
     saved = export.load_model(model_dir, trust_model=trust_model)
-    if saved.text_pairs:
-        raise ValueError(
-            "LiteRT export of sentence-pair models is not supported yet. Received: a pair model "
-            f"(inputs text_a, text_b) in {str(model_dir)!r}. Serve its SavedModel instead."
-        )
     model = _float32_classifier(saved)
-    packer = _packer_for(model)
-    check_tokenizer_parity(packer, saved._loaded.model.text_to_inputs.preprocessor)
+    packer = litert_pack.packer_for(model)
+    preprocessor = saved._loaded.model.text_to_inputs.preprocessor
+    litert_pack.check_tokenizer_parity(packer, preprocessor, text_pairs=saved.text_pairs)
     module = _LiteServing(packer, model.token_model, saved.label_names)
+    serve = module.serve_pairs if saved.text_pairs else module.serve
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [module.serve.get_concrete_function()], module
+        [serve.get_concrete_function()], module
     )
     converter.allow_custom_ops = True  # the tensorflow-text tokenizer ops
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
@@ -369,6 +283,7 @@ def export_tflite(
         "labels": saved.label_names,
         "quantize": quantize,
         "seq_length": packer.seq_length,
+        "text_pairs": saved.text_pairs,
         "source": {k: saved.info.get(k) for k in ("preset", "strategy", "pooling", "precision")},
         "source_dir": str(model_dir),
     }

@@ -37,13 +37,19 @@ def _interpreter(path: Path):
     )
 
 
+def _as_bytes(texts) -> np.ndarray:
+    return np.array([t if isinstance(t, bytes) else t.encode() for t in texts], dtype=object)
+
+
 class LiteClassifier(export.SavedClassifier):
     """A classifier loaded from a `.tflite` export: the interface of `SavedClassifier`.
 
     Attributes:
         directory: Path. The `.tflite` file.
         label_names: list of str. Class names in id order (from the sidecar).
-        info: dict. The sidecar (`labels`, `quantize`, `seq_length`, `source`).
+        info: dict. The sidecar (`labels`, `quantize`, `seq_length`, `text_pairs`, `source`).
+        text_pairs: bool. A sentence-pair model: call it with `(text_a, text_b)` tuples or a
+            `bertkit.inputs.TextPairs`, as a pair `SavedClassifier`.
         last_num_truncated: int. Texts longer than `seq_length` in the last `predict_proba`.
     """
 
@@ -66,8 +72,10 @@ class LiteClassifier(export.SavedClassifier):
             with quiet_native_logs():
                 self._interp = _interpreter(path)
                 self._runner = self._interp.get_signature_runner(SIGNATURE)
-                self._runner(text=np.array([b"warm up"], dtype=object))  # XNNPACK logs here
-        except (ValueError, RuntimeError) as err:
+                inputs = self._interp.get_signature_list()[SIGNATURE]["inputs"]
+                self.text_pairs = set(inputs) == {"text_a", "text_b"}
+                self._run([("warm", "up")] if self.text_pairs else ["warm up"])  # XNNPACK logs
+        except (ValueError, RuntimeError, KeyError) as err:
             raise ValueError(
                 f"Cannot load the .tflite model: it looks corrupt or is not a bertkit export. "
                 f"Received: {str(path)!r} ({type(err).__name__}: {str(err)[:200]}). Re-export it."
@@ -75,10 +83,10 @@ class LiteClassifier(export.SavedClassifier):
         self.directory = path
         self.label_names = labels
         self.last_num_truncated = None
-        self.text_pairs = False
         self._serve_with_truncation = self._run  # predict_proba counts truncation
 
     def _run(self, batch) -> dict[str, np.ndarray]:
+        """The signature's outputs for a list of texts, or of `(a, b)` pairs for a pair model."""
         if not len(batch):
             n = len(self.label_names)
             return {
@@ -88,14 +96,19 @@ class LiteClassifier(export.SavedClassifier):
                 "label": np.zeros((0,), object),
                 "truncated": np.zeros((0,), bool),
             }
-        texts = np.array([t if isinstance(t, bytes) else t.encode() for t in batch], dtype=object)
-        return self._runner(text=texts)
+        if self.text_pairs:
+            return self._runner(
+                text_a=_as_bytes([a for a, _ in batch]), text_b=_as_bytes([b for _, b in batch])
+            )
+        return self._runner(text=_as_bytes(batch))
 
     def __call__(self, texts) -> dict[str, np.ndarray]:
-        """Runs the model on a list of strings; the SavedModel's output keys (plus `truncated`)."""
+        """Runs the model on a list of strings (pairs for a pair model); the SavedModel's keys plus `truncated`."""
         from bertkit import inputs as bk_inputs
 
         self._check_input_kind(texts)
+        if self.text_pairs:
+            return self._run(list(bk_inputs.as_pairs(texts)))
         return self._run(bk_inputs.check_texts(texts))
 
     def _predict_batch(self, batch: list) -> tuple[np.ndarray, int]:

@@ -3,6 +3,10 @@
 Tolerances, on the tiny random preset (logits of magnitude ~0.1):
 - float32 export vs the float32 SavedModel: 1e-5 absolute, float round-off
   between TensorFlow's and XNNPACK's kernels (same weights, same ops).
+- float16 export (weights stored as float16, computed in float32): 1e-4
+  absolute plus 1% of the largest logit. Each weight is rounded to 11
+  significant bits (relative error <= 2**-12 = 2.4e-4); the sums average the
+  rounding out, so the observed error is ~1e-4 of the largest logit.
 - int8 (dynamic range) export: 5e-3 absolute plus 5% of the largest logit.
   Weights are rounded to 255 levels per output channel and activations to 255
   levels per batch, so every matmul carries ~1% relative error that the layers
@@ -10,13 +14,25 @@ Tolerances, on the tiny random preset (logits of magnitude ~0.1):
   that matters, this one only catches a broken conversion.
 """
 
+import doctest
 import json
 import os
 
 import numpy as np
 import pytest
 
-from bertkit import classifier, cli, export, finetune, litert, litert_serve, presets, training_job
+from bertkit import (
+    classifier,
+    cli,
+    export,
+    finetune,
+    inputs,
+    litert,
+    litert_pack,
+    litert_serve,
+    presets,
+    training_job,
+)
 
 TEXTS = ["the job is good", "i love you", "the exam was hard", "", "x " * 300, "Café NAÏVE!"]
 LABELS = ["job", "love", "education"]
@@ -34,12 +50,34 @@ def saved_dir(tiny_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def exports(saved_dir):
-    return {q: litert.export_tflite(saved_dir, quantize=q) for q in ("none", "int8")}
+    return {q: litert.export_tflite(saved_dir, quantize=q) for q in litert.QUANTIZE}
+
+
+PAIRS = [
+    ("is it raining?", "yes, take an umbrella"),
+    ("", "only the second text"),
+    ("only the first text", ""),
+    ("x " * 40, "short second"),  # A is cut
+    ("short first", "y " * 40),  # B is cut
+    ("x " * 40, "y " * 40),  # both are cut
+    ("", ""),
+]
+PAIR_TRUNCATED = [False, False, False, True, True, True, False]
+
+
+@pytest.fixture(scope="module")
+def pair_model(tiny_dir, tmp_path_factory):
+    """A float32 sentence-pair model (seq_length 32, so PAIRS 3-5 are cut): `(model, saved, tflite)`."""
+    model = classifier.build_classifier(
+        presets.TINY_PRESET, 2, "freeze", text_pairs=True, seq_length=32, precision="float32"
+    )
+    saved = export.save_model(model, tmp_path_factory.mktemp("pairs") / "pairs", ["no", "yes"])
+    return model, saved, litert.export_tflite(saved, quantize="none")
 
 
 def test_in_model_tokenizer_gives_the_preprocessor_ids(saved_dir):
     model = classifier.build_classifier(presets.TINY_PRESET, 3, "freeze", seq_length=64)
-    packer = litert._packer_for(model)
+    packer = litert_pack.packer_for(model)
     texts = [*TEXTS, "Hello, World! It's 3.5mg/day -- (don't) stop", "résumé ÉCOLE Straße"]
     ours, truncated = packer(np.array(texts, dtype=object))
     theirs = model.text_to_inputs(np.array(texts, dtype=object))
@@ -48,15 +86,33 @@ def test_in_model_tokenizer_gives_the_preprocessor_ids(saved_dir):
     for name in ("input_word_ids", "input_mask", "input_type_ids"):
         np.testing.assert_array_equal(ours[name].numpy(), theirs[name].numpy()[:, :width])
     assert truncated.numpy().tolist() == [False] * 4 + [True] + [False] * 3
-    litert.check_tokenizer_parity(packer, model.text_to_inputs.preprocessor)  # does not raise
+    litert_pack.check_tokenizer_parity(packer, model.text_to_inputs.preprocessor)  # no raise
 
 
-def test_tokenizer_parity_check_catches_a_casing_mismatch(saved_dir):
-    model = classifier.build_classifier(presets.TINY_PRESET, 3, "freeze", seq_length=64)
-    packer = litert._packer_for(model)
-    cased = litert._Packer(packer.vocab, False, packer.special, packer.seq_length)
+def test_in_model_pair_packing_gives_the_preprocessor_ids(pair_model):
+    model = pair_model[0]
+    packer = litert_pack.packer_for(model)
+    texts_a, texts_b = (np.array(s, dtype=object) for s in zip(*PAIRS, strict=True))
+    ours, truncated = packer(texts_a, texts_b)
+    theirs = model.text_to_inputs([texts_a, texts_b])
+    width = ours["input_word_ids"].shape[1]
+    assert width == 32  # the cut pairs fill seq_length
+    for name in ("input_word_ids", "input_mask", "input_type_ids"):
+        np.testing.assert_array_equal(ours[name].numpy(), theirs[name].numpy()[:, :width])
+    assert truncated.numpy().tolist() == PAIR_TRUNCATED
+    preprocessor = model.text_to_inputs.preprocessor
+    litert_pack.check_tokenizer_parity(packer, preprocessor, text_pairs=True)  # no raise
+    cased = litert_pack.Packer(packer.vocab, False, packer.special, packer.seq_length)
     with pytest.raises(ValueError, match="does not reproduce"):
-        litert.check_tokenizer_parity(cased, model.text_to_inputs.preprocessor)
+        litert_pack.check_tokenizer_parity(cased, preprocessor, text_pairs=True)
+
+
+def test_tokenizer_parity_check_catches_a_casing_mismatch(tiny_dir):
+    model = classifier.build_classifier(presets.TINY_PRESET, 3, "freeze", seq_length=64)
+    packer = litert_pack.packer_for(model)
+    cased = litert_pack.Packer(packer.vocab, False, packer.special, packer.seq_length)
+    with pytest.raises(ValueError, match="does not reproduce"):
+        litert_pack.check_tokenizer_parity(cased, model.text_to_inputs.preprocessor)
 
 
 def test_float_export_logits_match_the_saved_model(saved_dir, exports):
@@ -67,6 +123,21 @@ def test_float_export_logits_match_the_saved_model(saved_dir, exports):
     assert out["label"].tolist() == expected["label"].tolist()
     assert out["truncated"].tolist() == [False] * 4 + [True, False]
     assert lite.label_names == LABELS
+
+
+def test_float16_export_halves_the_weights_and_predicts_like_float32(saved_dir, exports):
+    saved = export.load_model(saved_dir)
+    expected = saved(TEXTS)
+    out = litert_serve.load_model(exports["float16"])(TEXTS)
+    tolerance = 1e-4 + 0.01 * np.abs(expected["logits"]).max()
+    np.testing.assert_allclose(out["logits"], expected["logits"], rtol=0, atol=tolerance)
+    assert out["label"].tolist() == expected["label"].tolist()
+    # Each weight takes 2 bytes instead of 4. The tiny preset's file is mostly graph and
+    # vocabulary, so compare the bytes saved with the weights' bytes, not whole files.
+    weights = sum(int(np.prod(v.shape)) for v in saved._loaded.model.token_model.variables)
+    saved_bytes = exports["none"].stat().st_size - exports["float16"].stat().st_size
+    assert 0.9 * 2 * weights <= saved_bytes <= 1.1 * 2 * weights
+    assert json.loads(litert.sidecar_path(exports["float16"]).read_text())["quantize"] == "float16"
 
 
 def test_int8_export_is_smaller_and_close_to_float(saved_dir, exports):
@@ -115,6 +186,11 @@ def test_bad_arguments_fail_before_the_model_is_loaded(saved_dir, exports, monke
         litert.export_tflite(saved_dir, tmp_path / "model.bin")
     with pytest.raises(FileNotFoundError, match="Not a bertkit model directory"):
         litert.export_tflite(tmp_path, tmp_path / "m.tflite")
+    theirs = tmp_path / "theirs.tflite"
+    theirs.write_bytes(b"someone else's model")
+    with pytest.raises(FileExistsError, match="not a bertkit LiteRT export"):
+        litert.export_tflite(saved_dir, theirs, overwrite=True)
+    assert theirs.read_bytes() == b"someone else's model"
 
 
 def test_missing_sidecar_and_corrupt_file_are_clear_errors(exports, tmp_path):
@@ -128,12 +204,22 @@ def test_missing_sidecar_and_corrupt_file_are_clear_errors(exports, tmp_path):
         litert_serve.load_model(alone)
 
 
-def test_pair_models_are_refused_with_a_clear_error(tiny_dir, tmp_path):
-    model = classifier.build_classifier(presets.TINY_PRESET, 2, "freeze", text_pairs=True)
-    saved = export.save_model(model, tmp_path / "pairs", ["no", "yes"])
-    with pytest.raises(ValueError, match="sentence-pair"):
-        litert.export_tflite(saved)
-    assert not list(tmp_path.glob("*.tflite*"))
+def test_pair_export_predicts_like_the_pair_saved_model(pair_model):
+    _, saved_dir, path = pair_model
+    saved, lite = export.load_model(saved_dir), litert_serve.load_model(path)
+    expected = saved._serve_with_truncation(*saved._inputs(PAIRS).values())
+    out = lite(PAIRS)
+    np.testing.assert_allclose(out["logits"], expected["logits"].numpy(), atol=1e-5)
+    assert out["truncated"].tolist() == expected["truncated"].numpy().tolist() == PAIR_TRUNCATED
+    assert lite.text_pairs and json.loads(litert.sidecar_path(path).read_text())["text_pairs"]
+    pairs = inputs.TextPairs([a for a, _ in PAIRS], [b for _, b in PAIRS])
+    with pytest.warns(UserWarning, match="3 of 7 texts"):
+        probs = lite.predict_proba(pairs, batch_size=3)
+    np.testing.assert_allclose(probs, out["probabilities"], atol=1e-6)
+    assert lite.last_num_truncated == 3
+    for model in (saved, lite):
+        with pytest.raises(ValueError, match="classifies sentence pairs, but got single texts"):
+            model.predict(["one text"])
 
 
 def test_cli_export_writes_the_model_and_its_sidecar(saved_dir, tmp_path, capsys):
@@ -157,3 +243,9 @@ def test_quiet_native_logs_prints_the_held_text_when_something_fails(capfd):
         os.write(2, b"why it failed\n")
         raise RuntimeError("conversion failed")
     assert "why it failed" in capfd.readouterr().err
+
+
+def test_docstring_examples_run(tiny_dir):
+    for module in (litert, litert_pack):
+        results = doctest.testmod(module)
+        assert results.attempted > 0 and results.failed == 0, module.__name__
