@@ -178,3 +178,52 @@ def test_prose_number_check_catches_a_planted_wrong_number(tmp_path):
     ]
     notebook.write_text(json.dumps({"cells": cells}))
     assert _unbacked_prose_numbers(notebook) == ["cell 0: 0.61"]
+
+
+# --- nbval checks results, not only shapes ---------------------------------------------
+
+_IGNORED = re.compile(r"#\s*NBVAL_(?:IGNORE_OUTPUT|SKIP)\b")
+_ASSERT = re.compile(r"^\s*assert\b", re.MULTILINE)
+
+
+def checked_cells(notebook: Path) -> tuple:
+    """Counts (checked, total) code cells with stored outputs.
+
+    A cell is checked when nbval compares its output (no `# NBVAL_IGNORE_OUTPUT` or
+    `# NBVAL_SKIP` marker, no nbval-ignore-output / nbval-skip tag) or when it asserts
+    its results itself.
+    """
+    checked = total = 0
+    for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]:
+        if cell["cell_type"] != "code" or not cell.get("outputs"):
+            continue
+        source = "".join(cell["source"])
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        ignored = _IGNORED.search(source) or tags & {"nbval-ignore-output", "nbval-skip"}
+        total += 1
+        checked += bool(not ignored or _ASSERT.search(source))
+    return checked, total
+
+
+def test_most_cells_with_outputs_are_compared_or_assert_their_results():
+    counts = {notebook.stem: checked_cells(notebook) for notebook in NOTEBOOKS}
+    checked = sum(c for c, _ in counts.values())
+    total = sum(t for _, t in counts.values())
+    assert total and checked / total >= 0.60, f"{checked} of {total} checked: {counts}"
+
+
+def test_checked_cells_counts_ignored_cells_without_asserts_as_unchecked(tmp_path):
+    def cell(source, tags=()):
+        output = {"output_type": "stream", "name": "stdout", "text": ["0.5\n"]}
+        return {"cell_type": "code", "source": [source], "metadata": {"tags": list(tags)}, "outputs": [output]}
+
+    cells = [
+        cell("print(1)"),  # compared
+        cell("# NBVAL_IGNORE_OUTPUT\nprint(f1)\nassert 0 <= f1 <= 1"),  # asserts
+        cell("# NBVAL_IGNORE_OUTPUT\nprint(f1)"),  # neither
+        cell("print(f1)", tags=["nbval-ignore-output"]),  # neither
+        {"cell_type": "code", "source": ["x = 1"], "metadata": {}, "outputs": []},  # no output
+    ]
+    notebook = tmp_path / "cells.ipynb"
+    notebook.write_text(json.dumps({"cells": cells}))
+    assert checked_cells(notebook) == (2, 4)
