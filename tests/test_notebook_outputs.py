@@ -53,15 +53,10 @@ def test_noise_check_catches_a_stored_cuinit_line(tmp_path):
 # cards that no offline cell can compute. Each carries its reason.
 PROSE_CONSTANTS = {
     "15%": "BERT's MLM masking rate (Devlin et al. 2018), set by the recipe, not measured",
-    "80%": "share of masked tokens replaced by [MASK] in BERT's recipe",
-    "10%": "share of masked tokens replaced at random / kept, in BERT's recipe",
     "30522": "size of the English uncased WordPiece vocabulary",
     "512": "BERT's maximum sequence length (its position table has 512 rows)",
     "384": "hidden size of the default model, all-MiniLM-L6-v2",
     "768": "hidden size of BERT-Base",
-    "1024": "hidden size of BERT-Large",
-    "110M": "parameter count of BERT-Base (BERT paper)",
-    "340M": "parameter count of BERT-Large (BERT paper)",
 }
 _CODE = re.compile(r"```.*?```|`[^`\n]*`", re.DOTALL)
 _LINK_TARGET = re.compile(r"\]\([^)]*\)|https?://\S+|<[^>]*>")
