@@ -648,10 +648,13 @@ def _string_features(features) -> list[str]:
             info = feature.get_tensor_info()
         except (AttributeError, TypeError, NotImplementedError):
             continue
-        if getattr(info, "np_dtype", None) is not None and np.dtype(info.np_dtype).kind in "OSU":
-            if tuple(info.shape) == ():
-                names.append(key)
-        elif str(getattr(info, "dtype", "")).endswith("string") and tuple(info.shape) == ():
+        # Older TFDS has only `dtype`; newer TFDS logs a deprecation warning for it.
+        np_dtype = getattr(info, "np_dtype", None)
+        if np_dtype is not None:
+            is_string = np.dtype(np_dtype).kind in "OSU"
+        else:
+            is_string = str(getattr(info, "dtype", "")).endswith("string")
+        if is_string and tuple(info.shape) == ():
             names.append(key)
     return names
 

@@ -44,6 +44,14 @@ _VOCAB_SIZES = {
 }
 MAX_POSITIONS = 512
 TYPE_VOCAB_SIZE = 2
+# The five small BERTs that Turc et al. (2019) named, as (layers L, hidden size H).
+SMALL_BERT_NAMES = {
+    (2, 128): "BERT-Tiny",
+    (4, 256): "BERT-Mini",
+    (4, 512): "BERT-Small",
+    (8, 512): "BERT-Medium",
+    (12, 768): "BERT-Base",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,9 +103,11 @@ class Preset:
 
 def _small_bert(layers: int, hidden: int) -> Preset:
     heads = hidden // 64
+    nickname = SMALL_BERT_NAMES.get((layers, hidden))
     return Preset(
         name=f"small_bert_en_uncased_l{layers}_h{hidden}",
-        description=f"Small BERT (Turc et al. 2019), L={layers} H={hidden} A={heads}",
+        description=f"Small BERT (Turc et al. 2019), L={layers} H={hidden} A={heads}"
+        + (f" ({nickname})" if nickname else ""),
         encoder=f"{_TFHUB}/small_bert/bert_en_uncased_L-{layers}_H-{hidden}_A-{heads}/2",
         preprocessor=_PREPROCESSORS[("en", False)],
         num_layers=layers,

@@ -56,3 +56,19 @@ def test_unknown_preset_suggests_names():
     with pytest.raises(ValueError, match="Unknown preset.*Did you mean") as info:
         presets.get_preset("bert_base")
     assert "list_presets()" in str(info.value)
+
+
+def test_the_five_named_small_berts_are_registered_and_described():
+    small = [p for p in presets.PRESETS.values() if p.name.startswith("small_bert_")]
+    named = {
+        p.description.rsplit("(", 1)[1].rstrip(")"): (p.num_layers, p.hidden_size)
+        for p in small
+        if p.description.endswith(")")
+    }
+    assert named == {name: shape for shape, name in presets.SMALL_BERT_NAMES.items()}
+    # Turc et al.'s names grow from Tiny to Base.
+    sizes = [
+        presets.get_preset(f"small_bert_en_uncased_l{n}_h{h}").num_parameters
+        for n, h in presets.SMALL_BERT_NAMES
+    ]
+    assert sizes == sorted(sizes) and len(set(sizes)) == 5
