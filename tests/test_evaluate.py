@@ -393,6 +393,55 @@ def test_tfidf_baseline_rejects_mismatched_or_missing_texts():
         evaluate.tfidf_baseline(["goal", None], ["a", "b"], ["goal"], ["a"], C=1)
 
 
+def test_tfidf_baseline_predictions_match_its_metrics():
+    result = evaluate.tfidf_baseline(*TRAIN, *TEST)
+    names = list(result["per_class"])
+    truth = [names.index(label) for label in TEST[1]]
+    assert len(result["predictions"]) == len(TEST[0])
+    again = evaluate.classification_metrics(truth, result["predictions"], names)
+    assert again["confusion_matrix"] == result["confusion_matrix"]
+
+
+def test_tfidf_baseline_falls_back_on_its_intercepts_for_unseen_words():
+    # 3 "a" and 1 "b" training texts, C=1: a test text of unseen words gets a zero
+    # TF-IDF vector, so it gets the class the intercepts favour, whatever it says.
+    train = ["goal match", "goal team", "match team", "vote law"]
+    result = evaluate.tfidf_baseline(
+        train, ["a", "a", "a", "b"], ["vote law", "parliament ballot"], ["b", "b"], C=1
+    )
+    assert evaluate.word_overlap(train, ["parliament ballot"])[0]["known"] == []
+    assert result["predictions"][1] == 0
+
+
+def test_word_overlap_counts_known_words_as_the_tfidf_vectorizer_splits_them():
+    train = ["The exams were hard.", "I love my job"]
+    rows = evaluate.word_overlap(train, ["EXAMS, exams and an exam!", "", "I love it"])
+    # Lower-cased, punctuation and one-letter words ("I") dropped, repeats counted.
+    assert rows[0] == {
+        "words": 5,
+        "known": ["exams", "exams"],
+        "unknown": ["and", "an", "exam"],
+        "share": 0.4,
+    }
+    assert rows[1] == {"words": 0, "known": [], "unknown": [], "share": 0.0}
+    assert rows[2]["known"] == ["love"] and rows[2]["share"] == 0.5
+
+
+def test_word_overlap_can_leave_out_stop_words():
+    train, texts = ["the job was my dream"], ["my new job", "the and of"]
+    assert evaluate.word_overlap(train, texts)[0]["known"] == ["my", "job"]
+    content = evaluate.word_overlap(train, texts, stop_words="english")
+    assert content[0] == {"words": 2, "known": ["job"], "unknown": ["new"], "share": 0.5}
+    assert content[1]["words"] == 0
+
+
+def test_word_overlap_rejects_bad_arguments():
+    with pytest.raises(ValueError, match=r"stop_words must be None or \"english\". Received"):
+        evaluate.word_overlap(["a b"], ["a b"], stop_words="german")
+    with pytest.raises(TypeError, match="texts must be a list of documents"):
+        evaluate.word_overlap(["good job"], "good job")
+
+
 def test_majority_baseline():
     result = evaluate.majority_baseline(["pos", "pos", "neg"], ["neg", "pos", "pos", "pos"])
     assert result["model"] == "majority"
