@@ -9,7 +9,9 @@ works with the tensorflow release of the same minor version.
 
 `import bertkit` calls `setup()` so users never meet these problems. It also
 keeps TensorFlow's start-up quiet unless the user set `TF_CPP_MIN_LOG_LEVEL`:
-no "failed call to cuInit" error on machines without a GPU, no grappler
+no "failed call to cuInit" error on machines without a GPU, no oneDNN
+"supports DT_INT64 only on platforms with AVX-512" error (printed even on
+AVX-512 machines, the first time a graph transposes int64 ids), no grappler
 loop-optimizer warnings from the preprocessors' ragged asserts, no
 pkg_resources deprecation warning from tensorflow_hub. The GPU itself is never
 hidden (`CUDA_VISIBLE_DEVICES` is left alone).
@@ -28,6 +30,9 @@ LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
 # Stderr lines TensorFlow prints while looking for a GPU that are noise, not news:
 # the cuInit error is logged at ERROR level on every machine without a CUDA driver.
 GPU_PROBE_NOISE = ("failed call to cuInit",)
+# Logged at ERROR level, once per process, the first time a graph transposes an int64
+# tensor (every BERT preprocessor does): TensorFlow falls back to Eigen, which is fine.
+ONEDNN_INT64_NOISE = ("oneDNN supports DT_INT64 only",)
 
 
 class EnvironmentNotReadyError(RuntimeError):
@@ -94,15 +99,51 @@ def check_legacy_keras(tf_module) -> None:
         )
 
 
+def run_dropping_stderr_noise(function, noise: tuple[str, ...]):
+    """Calls `function()` with file descriptor 2 captured; writes back all but `noise`.
+
+    TensorFlow's C++ logs go straight to file descriptor 2, so `sys.stderr`
+    redirection cannot filter them. Every captured line that contains none of
+    the `noise` strings is written back to `sys.stderr`, so real errors still show.
+
+    Args:
+        function: callable with no arguments.
+        noise: tuple of str. Substrings of the lines to drop.
+
+    Returns:
+        What `function()` returned.
+
+    Examples:
+    >>> run_dropping_stderr_noise(lambda: 42, ("cuInit",))
+    42
+    """
+    sys.stderr.flush()
+    try:
+        saved_fd = os.dup(2)
+    except OSError:  # pragma: no cover - no stderr file descriptor
+        return function()
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            result = function()
+        finally:
+            os.dup2(saved_fd, 2)
+            os.close(saved_fd)
+        captured.seek(0)
+        lines = captured.read().decode("utf-8", errors="replace").splitlines(keepends=True)
+    kept = [line for line in lines if not any(text in line for text in noise)]
+    if kept:
+        sys.stderr.write("".join(kept))
+    return result
+
+
 def probe_gpus_quietly(tf_module) -> list:
     """Lists the physical GPUs once, dropping TensorFlow's cuInit error from stderr.
 
     The first device lookup initialises the CUDA platform, which on a machine
     without a CUDA driver logs "failed call to cuInit" at ERROR level (so
-    `TF_CPP_MIN_LOG_LEVEL=2` does not hide it). The lookup runs with file
-    descriptor 2 sent to a temporary file; every other line it printed is
-    written back to `sys.stderr`, so real errors still show. Listing physical
-    devices does not initialise them: memory growth can still be set later.
+    `TF_CPP_MIN_LOG_LEVEL=2` does not hide it). Listing physical devices does
+    not initialise them: memory growth can still be set later.
 
     Args:
         tf_module: module. The imported `tensorflow`.
@@ -110,30 +151,45 @@ def probe_gpus_quietly(tf_module) -> list:
     Returns:
         The list `tf.config.list_physical_devices("GPU")` returned.
     """
-    sys.stderr.flush()
-    try:
-        saved_fd = os.dup(2)
-    except OSError:  # pragma: no cover - no stderr file descriptor
-        return tf_module.config.list_physical_devices("GPU")
-    with tempfile.TemporaryFile() as captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            gpus = tf_module.config.list_physical_devices("GPU")
-        finally:
-            os.dup2(saved_fd, 2)
-            os.close(saved_fd)
-        captured.seek(0)
-        lines = captured.read().decode("utf-8", errors="replace").splitlines(keepends=True)
-    kept = [line for line in lines if not any(noise in line for noise in GPU_PROBE_NOISE)]
-    if kept:
-        sys.stderr.write("".join(kept))
-    return gpus
+    return run_dropping_stderr_noise(
+        lambda: tf_module.config.list_physical_devices("GPU"), GPU_PROBE_NOISE
+    )
+
+
+_QUIET = False  # set by quiet_tensorflow: the user did not set TF_CPP_MIN_LOG_LEVEL
+_INT64_NOISE_DROPPED = False
+
+
+def drop_onednn_int64_noise() -> None:
+    """Runs one int64 transpose in a graph, so oneDNN's one-time int64 error is dropped.
+
+    TensorFlow logs "oneDNN supports DT_INT64 only on platforms with AVX-512"
+    at ERROR level the first time a graph transposes an int64 tensor, even on
+    AVX-512 CPUs, and then runs the op with Eigen as it would anyway. Every BERT
+    preprocessor does such a transpose, so without this the message lands in
+    the middle of the user's first prediction. The loaders call this right
+    after loading a SavedModel, which has started TensorFlow's runtime anyway
+    (running it at import would forbid `bertkit.distribute.split_cpu`). Does
+    nothing if the user set `TF_CPP_MIN_LOG_LEVEL`, or after the first call.
+
+    Examples:
+    >>> drop_onednn_int64_noise()  # prints nothing, whatever the CPU
+    """
+    global _INT64_NOISE_DROPPED
+    if not _QUIET or _INT64_NOISE_DROPPED:
+        return
+    import tensorflow as tf
+
+    transpose = tf.function(tf.transpose)  # a 2 x 3 input: grappler removes 1 x 1 transposes
+    run_dropping_stderr_noise(lambda: transpose(tf.zeros([2, 3], tf.int64)), ONEDNN_INT64_NOISE)
+    _INT64_NOISE_DROPPED = True
 
 
 def quiet_tensorflow(tf_module) -> None:
     """Silences TensorFlow's start-up noise that says nothing about the user's work.
 
-    Drops the cuInit error (see `probe_gpus_quietly`) and turns off grappler's
+    Drops the cuInit error (see `probe_gpus_quietly`), arranges for oneDNN's
+    int64 error to be dropped (see `drop_onednn_int64_noise`) and turns off grappler's
     loop optimizer, whose only effect on BERT graphs is an absl warning per
     trace ("Skipping loop optimization for Merge node with control input", from
     the preprocessors' RaggedConcat asserts): BERT encoders and preprocessors
@@ -146,6 +202,8 @@ def quiet_tensorflow(tf_module) -> None:
     Args:
         tf_module: module. The imported `tensorflow`.
     """
+    global _QUIET
+    _QUIET = True
     probe_gpus_quietly(tf_module)
     tf_module.config.optimizer.set_experimental_options({"loop_optimization": False})
     # In interactive shells (Jupyter, Colab) TensorFlow sets its Python logger to INFO,

@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from bertkit import names, trust
+from bertkit import _env, names, trust
 from bertkit._atomic import Layout, atomic_dir
 from bertkit.data import LABELS_FILE, LabelEncoder, read_class_names
 from bertkit.inputs import PREDICT_BATCH_SIZE
@@ -326,6 +326,7 @@ class SavedClassifier:
                 f"{str(directory)!r} ({type(err).__name__}: {str(err)[:200]}). Re-run training "
                 "or re-export the model."
             ) from err
+        _env.drop_onednn_int64_noise()
         if SIGNATURE not in self._loaded.signatures:
             raise ValueError(
                 f"The SavedModel has no {SIGNATURE!r} signature, so it is not a bertkit "

@@ -29,7 +29,7 @@ from pathlib import Path
 import tensorflow as tf
 import tensorflow_hub as hub
 
-from bertkit import names, presets
+from bertkit import _env, names, presets
 from bertkit.presets import cache_dir
 
 TFHUB_CACHE_ENV = "TFHUB_CACHE_DIR"
@@ -210,7 +210,9 @@ def load_preprocessor(name_or_handle: str | os.PathLike, **kwargs) -> hub.KerasL
     kwargs.setdefault("name", "preprocessor")
     path = resolve(name_or_handle, names.PREPROCESSOR_DIR)
     with _clear_load_errors(path):
-        return hub.KerasLayer(str(path), **kwargs)
+        layer = hub.KerasLayer(str(path), **kwargs)
+    _env.drop_onednn_int64_noise()
+    return layer
 
 
 def hub_load_options(strategy: tf.distribute.Strategy | None = None):
@@ -240,7 +242,9 @@ def load_saved_model(path: str | os.PathLike):
     """
     with _clear_load_errors(Path(path)):
         # Under a TPU strategy the files are read on the host (TPU workers have no disk).
-        return hub.load(str(path), options=hub_load_options())
+        loaded = hub.load(str(path), options=hub_load_options())
+    _env.drop_onednn_int64_noise()
+    return loaded
 
 
 def _loaded(obj):

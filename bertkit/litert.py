@@ -51,14 +51,10 @@ import re
 import tempfile
 from pathlib import Path
 
-from bertkit import _env
+import tensorflow as tf
 
-_env.setup()
-
-import tensorflow as tf  # noqa: E402
-
-from bertkit import export, litert_pack  # noqa: E402
-from bertkit._atomic import atomic_write_bytes  # noqa: E402
+from bertkit import export, litert_pack
+from bertkit._atomic import atomic_write_bytes
 
 QUANTIZE = ("int8", "float16", "none")
 FORMATS = ("tflite",)

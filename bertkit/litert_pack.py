@@ -32,14 +32,9 @@ Examples:
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
-from bertkit import _env
-
-_env.setup()
-
-import tensorflow as tf  # noqa: E402
-
-from bertkit import names  # noqa: E402
+from bertkit import names
 
 # Texts both tokenizers see before an export: accents, case, punctuation, digits, CJK,
 # emoji, a long word, an empty string and a text longer than any seq_length.

@@ -40,10 +40,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from bertkit import _env
 from bertkit.data import LabelEncoder, TextDataset
-
-_env.setup()
 
 DEFAULT_VERSION = "1.0.0"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")

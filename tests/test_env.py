@@ -106,6 +106,36 @@ def test_gpu_probe_keeps_other_stderr_lines(capsys):
     assert "cuInit" not in err
 
 
+def test_noise_filter_drops_only_the_noise(capsys):
+    def log_two_lines():
+        os.write(2, b"E util.cc:131] oneDNN supports DT_INT64 only on platforms with AVX-512.\n")
+        os.write(2, b"E something.cc:1] a real problem\n")
+        return "done"
+
+    assert _env.run_dropping_stderr_noise(log_two_lines, _env.ONEDNN_INT64_NOISE) == "done"
+    err = capsys.readouterr().err
+    assert "a real problem" in err
+    assert "oneDNN" not in err
+
+
+def test_first_preprocessing_prints_nothing_to_stderr():
+    # TensorFlow logs a oneDNN int64 error the first time a graph transposes int64 ids,
+    # which every preprocessor does; and importing bertkit must not start the runtime
+    # (split_cpu still works after a load-free import).
+    code = (
+        "import bertkit, tensorflow as tf\n"
+        "from bertkit import distribute\n"
+        "print(len(distribute.split_cpu(2)))\n"
+        "pre = bertkit.load_preprocessor('tiny_random_en_uncased')\n"
+        "print(sorted(pre(tf.constant(['hello world'])))[0])"
+    )
+    env = {k: v for k, v in _without_log_level().items() if k != _env.LEGACY_KERAS_ENV}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["2", "input_mask"]
+    assert result.stderr.strip() == "", result.stderr
+
+
 def test_interactive_shell_gets_no_tensorflow_info_lines():
     # TensorFlow sets its logger to INFO in interactive shells (Jupyter, `python -i`),
     # so every save printed "INFO:tensorflow:Assets written to: /tmp/...".

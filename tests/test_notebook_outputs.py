@@ -8,7 +8,7 @@ import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
 NOISE = re.compile(
-    r"failed call to cuInit|absl::InitializeLog|loop_optimizer\.cc|oneDNN custom operations"
+    r"failed call to cuInit|absl::InitializeLog|loop_optimizer\.cc|oneDNN custom operations|DT_INT64"
     r"|^WARNING:tensorflow:|^INFO:tensorflow:|pkg_resources is deprecated",
     re.MULTILINE,
 )
