@@ -31,6 +31,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from run import write_report
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 QUANTIZE = ("none", "float16", "int8")
@@ -155,12 +157,7 @@ def main(argv=None) -> int:
         for name in args.sets:
             report["sets"][name] = measure(name, workdir / name, args.seed)
             print(name, json.dumps(report["sets"][name]), flush=True)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    table = markdown(report)
-    out.with_suffix(".md").write_text(table)
-    print(table)
+    write_report(args.out, report, markdown(report))
     return 0
 
 

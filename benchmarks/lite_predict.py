@@ -33,7 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-from run import BATCH_SIZE, RESULTS, cpu_isa, tutorial_model
+from run import BATCH_SIZE, RESULTS, cpu_isa, tutorial_model, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = {
@@ -219,12 +219,7 @@ def main(argv=None) -> int:
     if args.rss_texts and args.tflite_int8:
         command = [*commands["litert_int8"], "--n-texts", str(args.rss_texts)]
         report["rss_10k"] = _run(command)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    table = markdown(report)
-    out.with_suffix(".md").write_text(table)
-    print(table)
+    write_report(args.out, report, markdown(report))
     return 0
 
 

@@ -404,17 +404,22 @@ def main(argv=None) -> int:
         "load_average_before_after": [load_before, os.getloadavg()],
         "rows": rows,
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
     table = markdown(rows, peaks)
     table += (
         f"\nLoad average (1/5/15 min) before: {load_before}, after: {os.getloadavg()} "
         f"on {os.cpu_count()} cores. Command: `{report['command']}`\n"
     )
+    write_report(args.out, report, table)
+    return 0
+
+
+def write_report(out: str | os.PathLike, report: dict, table: str) -> None:
+    """Writes `report` as JSON to `out`, `table` beside it as `.md`, and prints the table."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
     out.with_suffix(".md").write_text(table)
     print(table)
-    return 0
 
 
 if __name__ == "__main__":

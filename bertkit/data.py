@@ -659,6 +659,22 @@ def _string_features(features) -> list[str]:
     return names
 
 
+def import_tfds(doing: str):
+    """Imports tensorflow_datasets, or says which packages to install.
+
+    Args:
+        doing: str. What needs it, for the message ("Loading", "Storing").
+    """
+    try:
+        import tensorflow_datasets as tfds
+    except ImportError as err:  # pragma: no cover - depends on the install
+        raise ImportError(
+            f"{doing} TFDS datasets needs tensorflow-datasets. Received: ImportError {err}. "
+            "Run: pip install tensorflow-datasets importlib-resources."
+        ) from err
+    return tfds
+
+
 def load_tfds(
     name: str,
     split: str = "train",
@@ -691,14 +707,7 @@ def load_tfds(
     >>> len(dataset), sorted(set(dataset.labels))  # doctest: +SKIP
     (872, ['negative', 'positive'])
     """
-    try:
-        import tensorflow_datasets as tfds
-    except ImportError as err:  # pragma: no cover - depends on the install
-        raise ImportError(
-            f"Loading TFDS datasets needs tensorflow-datasets. Received: ImportError {err}. "
-            "Run: pip install tensorflow-datasets."
-        ) from err
-
+    tfds = import_tfds("Loading")
     dataset, info = tfds.load(
         name, split=split, with_info=True, data_dir=data_dir, download=download
     )

@@ -40,21 +40,10 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from bertkit.data import LabelEncoder, TextDataset
+from bertkit.data import LabelEncoder, TextDataset, import_tfds
 
 DEFAULT_VERSION = "1.0.0"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-def _import_tfds():
-    try:
-        import tensorflow_datasets as tfds
-    except ImportError as err:  # pragma: no cover - depends on the install
-        raise ImportError(
-            f"Storing TFDS datasets needs tensorflow-datasets. Received: ImportError {err}. "
-            "Run: pip install tensorflow-datasets importlib-resources."
-        ) from err
-    return tfds
 
 
 @contextlib.contextmanager
@@ -133,7 +122,7 @@ def store_as_tfds(
             f"data_dir={os.fspath(data_dir)!r}. Load it with load_tfds({name!r}, "
             "data_dir=..., download=False), or delete it or pass another data_dir to rebuild."
         )
-    tfds = _import_tfds()
+    tfds = import_tfds("Storing")
     classes = LabelEncoder.fit([label for d in splits.values() for label in d.labels]).classes
     features = tfds.features.FeaturesDict(
         {"text": tfds.features.Text(), "label": tfds.features.ClassLabel(names=classes)}
