@@ -851,5 +851,7 @@ def test_wheel_contains_the_topic_files_not_links(tmp_path):
     with zipfile.ZipFile(wheel) as whl:
         packaged = whl.read("bertkit/_data/topics.csv")
         paraphrases = whl.read("bertkit/_data/topics_paraphrases.csv")
+        headlines = whl.read("bertkit/_data/short_topics.csv")
     assert packaged == (root / "data" / "topics.csv").read_bytes()
     assert paraphrases == (root / "data" / "topics_paraphrases.csv").read_bytes()
+    assert headlines == (root / "benchmarks" / "data" / "short_topics.csv").read_bytes()
