@@ -222,3 +222,13 @@ def test_checked_cells_counts_ignored_cells_without_asserts_as_unchecked(tmp_pat
     notebook = tmp_path / "cells.ipynb"
     notebook.write_text(json.dumps({"cells": cells}))
     assert checked_cells(notebook) == (2, 4)
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[n.stem for n in NOTEBOOKS])
+def test_notebook_ends_with_two_or_three_exercises(notebook):
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    last = "".join(next(c for c in reversed(cells) if c["cell_type"] == "markdown")["source"])
+    assert "## Exercises" in last, f"{notebook.name}: the last markdown cell has no ## Exercises"
+    exercises = last.split("## Exercises", 1)[1]
+    numbered = re.findall(r"^\d+\. ", exercises, flags=re.MULTILINE)
+    assert 2 <= len(numbered) <= 3, f"{notebook.name}: {len(numbered)} exercises"
