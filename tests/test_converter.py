@@ -210,3 +210,29 @@ def test_bfloat16_variant_computes_in_bfloat16_close_to_float32(tiny_dir):
     cosine = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
     assert cosine.min() > 0.999, cosine
     assert 0 < np.abs(a - b).max() < 0.05  # bfloat16 rounding: close, not identical
+
+
+def test_saving_an_uncompiled_encoder_logs_no_false_metrics_warning(tmp_path):
+    import logging
+
+    import tensorflow as tf
+    import tf_keras
+
+    from bertkit.converter import save_keras_savedmodel
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    inputs = tf_keras.Input(shape=(2,))
+    model = tf_keras.Model(inputs, tf_keras.layers.Dense(1)(inputs))
+    tf.get_logger().addHandler(handler)
+    try:
+        model.save(str(tmp_path / "plain"), include_optimizer=False, save_format="tf")
+        plain = [r.getMessage() for r in records]
+        records.clear()
+        save_keras_savedmodel(model, tmp_path / "quiet")
+    finally:
+        tf.get_logger().removeHandler(handler)
+    assert any("compiled metrics have yet to be built" in m for m in plain)  # tf_keras's warning
+    assert not any("compiled metrics" in r.getMessage() for r in records)
+    assert (tmp_path / "quiet" / "saved_model.pb").is_file()
