@@ -162,10 +162,11 @@ def evaluate_files(
 ) -> dict:
     """Metrics of a saved model on a labelled file: accuracy, macro_f1, n, per-class, confusion.
 
-    The keys are those of `evaluate.classification_metrics` plus
-    `examples_per_second`. When the data lacks some of the model's classes a
-    warning names them: `macro_f1` counts them as F1 0, `macro_f1_present`
-    averages the classes present. `sep` is the CSV separator (`None`: sniffed).
+    The keys are those of `evaluate.classification_metrics` (with `log_loss`,
+    from the model's probabilities) plus `examples_per_second`. When the data
+    lacks some of the model's classes a warning names them: `macro_f1` counts
+    them as F1 0, `macro_f1_present` averages the classes present. `sep` is
+    the CSV separator (`None`: sniffed).
 
     `trust_model=True` runs a model that uses ops touching files, the network or the
     process (refused by default, see `bertkit.trust`).
@@ -179,7 +180,9 @@ def evaluate_files(
     start = time.perf_counter()
     probs = model.predict_proba(dataset.texts, progress=progress)
     seconds = time.perf_counter() - start
-    metrics = evaluate.classification_metrics(y_true, probs.argmax(axis=1), model.label_names)
+    metrics = evaluate.classification_metrics(
+        y_true, probs.argmax(axis=1), model.label_names, y_proba=probs
+    )
     absent = metrics["absent_classes"]
     if absent:
         warnings.warn(

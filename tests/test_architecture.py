@@ -14,7 +14,20 @@ ROOT = PACKAGE.parent
 
 
 def module_name(path: Path) -> str:
-    return "bertkit" if path.stem == "__init__" else f"bertkit.{path.stem}"
+    """`bertkit/evaluate/report.py` -> `bertkit.evaluate.report`; a package is its `__init__`."""
+    inside = path.relative_to(PACKAGE) if path.is_relative_to(PACKAGE) else Path(path.name)
+    parts = ("bertkit", *inside.with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def modules() -> list[Path]:
+    """Every module of the package, subpackages included."""
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def is_module(name: str) -> bool:
+    """Whether `bertkit.<name>` is a module or a subpackage (not a name in `__init__`)."""
+    return (PACKAGE / f"{name}.py").is_file() or (PACKAGE / name / "__init__.py").is_file()
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -25,11 +38,7 @@ def imported_modules(path: Path) -> set[str]:
             found |= {alias.name for alias in node.names if alias.name.startswith("bertkit.")}
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bertkit"):
             if node.module == "bertkit":  # from bertkit import hub, names
-                found |= {
-                    f"bertkit.{alias.name}"
-                    for alias in node.names
-                    if (PACKAGE / f"{alias.name}.py").is_file()
-                }
+                found |= {f"bertkit.{alias.name}" for alias in node.names if is_module(alias.name)}
             else:
                 found.add(node.module)
     # Every module may read the package (`bertkit.__version__`); the package imports modules.
@@ -37,7 +46,7 @@ def imported_modules(path: Path) -> set[str]:
 
 
 def import_graph() -> dict[str, set[str]]:
-    return {module_name(path): imported_modules(path) for path in sorted(PACKAGE.glob("*.py"))}
+    return {module_name(path): imported_modules(path) for path in modules()}
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -95,12 +104,12 @@ def _defined_names(path: Path) -> list[str]:
 
 
 def test_every_private_name_and_constant_is_used_somewhere():
-    sources = [*PACKAGE.glob("*.py"), *(ROOT / "tests").glob("*.py")]
+    sources = [*modules(), *(ROOT / "tests").glob("*.py")]
     sources += [*(ROOT / "benchmarks").glob("*.py"), *(ROOT / "notebooks").glob("*.ipynb")]
     words = Counter(re.findall(r"\w+", "\n".join(path.read_text() for path in sources)))
     unused = [
         f"{path.stem}.{name}"
-        for path in sorted(PACKAGE.glob("*.py"))
+        for path in modules()
         for name in _defined_names(path)
         if words[name] < 2  # the definition alone
     ]

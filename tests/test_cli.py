@@ -81,6 +81,7 @@ def test_evaluate_prints_one_json_object(trained_dir, csv_files):
     assert metrics["n"] == len(pd.read_csv(csv_files / "test.tsv", sep="\t"))
     assert 0.0 <= metrics["accuracy"] <= 1.0 and 0.0 <= metrics["macro_f1"] <= 1.0
     assert set(metrics["per_class"]) == {"education", "job", "love"}
+    assert 0.0 < metrics["log_loss"] < 10.0  # from the model's probabilities
 
 
 def test_predict_reads_stdin_and_writes_json_lines(trained_dir):

@@ -25,8 +25,10 @@ ONLY_SKIPPED = {
     "bertkit.demo": "fine-tunes the default preset three ways: minutes",
     "bertkit.litert_serve": "needs a .tflite export (tests/test_litert.py makes one)",
 }
+# Every module, also those in subpackages (bertkit.evaluate.metrics ...): a package's
+# doctest run skips the functions it re-exports from its modules.
 MODULES = ["bertkit"] + sorted(
-    info.name for info in pkgutil.iter_modules(bertkit.__path__, prefix="bertkit.")
+    info.name for info in pkgutil.walk_packages(bertkit.__path__, prefix="bertkit.")
 )
 OPTIONS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 

@@ -1,10 +1,12 @@
-"""Tests for bertkit.evaluate: metrics, report, plots, baselines and tables."""
+"""Tests for bertkit.evaluate: metrics, report, plots, baselines and tables, and what it imports."""
 
 from __future__ import annotations
 
 import ast
 import json
 import random
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -110,25 +112,99 @@ def test_classification_metrics_accepts_integral_floats():
     assert m["accuracy"] == 0.5
 
 
-def test_format_report_lines():
+def test_classification_metrics_macro_f1_is_sklearns_for_a_never_predicted_class():
+    from sklearn.metrics import f1_score
+
+    y_true, y_pred = [0, 0, 1, 1, 2, 2, 3], [0, 1, 1, 1, 0, 1, 0]  # 2 and 3 never predicted
+    names = ["a", "b", "c", "d"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # zero_division handled: no UndefinedMetricWarning
+        m = evaluate.classification_metrics(y_true, y_pred, names)
+        for average, key in (("macro", "macro_f1"), ("weighted", "weighted_f1")):
+            expected = f1_score(y_true, y_pred, labels=range(4), average=average, zero_division=0)
+            assert m[key] == pytest.approx(expected)
+    assert m["per_class"]["c"]["f1"] == m["per_class"]["d"]["f1"] == 0.0
+    # a: p=1/3 r=1/2 f1=0.4; b: p=1/2 r=1 f1=2/3; c, d: 0 (counted in the mean).
+    assert m["macro_f1"] == pytest.approx((0.4 + 2 / 3) / 4)
+
+
+def test_log_loss_equals_sklearn_and_needs_probabilities():
+    from sklearn.metrics import log_loss
+
+    y_true = [0, 2, 1, 2]
+    proba = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.25, 0.5, 0.25], [0.5, 0.4, 0.1]])
+    m = evaluate.classification_metrics(y_true, proba.argmax(axis=1), NAMES, y_proba=proba)
+    assert m["log_loss"] == pytest.approx(log_loss(y_true, proba, labels=[0, 1, 2]))
+    assert m["log_loss"] == pytest.approx(-np.mean(np.log([0.7, 0.6, 0.5, 0.1])))
+    assert json.loads(json.dumps(m)) == m
+    # Without probabilities there is no log loss (argmax ids alone cannot give one).
+    assert "log_loss" not in evaluate.classification_metrics(y_true, [0, 2, 1, 0], NAMES)
+
+
+def test_log_loss_accepts_float32_softmax_and_a_class_absent_from_y_true():
+    # float32 rows sum to 1 only within rounding; data without class 1 still scores all 3.
+    logits = np.random.default_rng(0).normal(size=(50, 3)).astype("float32")
+    proba = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    proba[:, 0] += 1e-4  # a quantised model's sloppier sums
+    y_true = np.where(np.arange(50) % 2, 0, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "y_prob values do not sum to one"
+        m = evaluate.classification_metrics(y_true, proba.argmax(1), NAMES, y_proba=proba)
+    true_class = proba[np.arange(50), y_true] / proba.sum(axis=1)
+    assert m["log_loss"] == pytest.approx(-np.mean(np.log(true_class)), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("y_proba", "error", "match"),
+    [
+        ([[2.0, -1.0], [0.5, 0.5]], ValueError, r"values from -1 to 2.*softmax"),
+        ([[0.6, 0.6], [0.5, 0.5]], ValueError, r"row sums from 1 to 1\.2"),
+        ([0.9, 0.2], ValueError, r"shape \(n, K\) = \(2, 2\).*Received: shape \(2,\)"),
+        ([[np.nan, 1.0], [0.5, 0.5]], ValueError, "probabilities"),
+        ([["a", "b"], ["c", "d"]], TypeError, "must hold numbers"),
+    ],
+)
+def test_classification_metrics_rejects_bad_probabilities(y_proba, error, match):
+    with pytest.raises(error, match=match):
+        evaluate.classification_metrics([0, 1], [0, 1], ["a", "b"], y_proba=y_proba)
+
+
+def test_format_report_is_sklearns_classification_report():
+    from sklearn.metrics import classification_report
+
     m = evaluate.classification_metrics(Y_TRUE, Y_PRED, NAMES)
-    lines = evaluate.format_report(m, title="Test").splitlines()
-    assert lines[0] == "Test"
+    report = evaluate.format_report(m, title="Test")
+    expected = classification_report(
+        Y_TRUE, Y_PRED, target_names=NAMES, digits=3, zero_division=0
+    ).rstrip()
+    assert report == f"Test\n\n{expected}\n\nmajority-class accuracy: 0.500"
+    lines = report.splitlines()
     assert lines[2].split() == ["precision", "recall", "f1-score", "support"]
-    assert lines[3].split() == ["a", "1.000", "0.667", "0.800", "3"]
-    assert lines[5].split() == ["c", "0.000", "0.000", "0.000", "1"]
-    assert lines[7].split() == ["accuracy", "0.667", "6"]
+    assert lines[4].split() == ["a", "1.000", "0.667", "0.800", "3"]
+    assert lines[6].split() == ["c", "0.000", "0.000", "0.000", "1"]
+    assert lines[8].split() == ["accuracy", "0.667", "6"]
     # macro precision (1 + 0.5 + 0) / 3, macro recall (2/3 + 1 + 0) / 3, macro F1.
-    assert lines[8].split() == ["macro", "avg", "0.500", "0.556", "0.489", "6"]
-    assert lines[9].split() == ["weighted", "avg", "0.667", "0.667", "0.622", "6"]
-    assert lines[-1] == "majority-class accuracy: 0.500"
-    # Columns line up: every number ends in the same column as its header.
-    assert len({len(line) for line in lines[2:6]}) == 1
+    assert lines[9].split() == ["macro", "avg", "0.500", "0.556", "0.489", "6"]
+    assert lines[10].split() == ["weighted", "avg", "0.667", "0.667", "0.622", "6"]
+    # The report's numbers are the dict's.
+    assert float(lines[9].split()[4]) == pytest.approx(m["macro_f1"], abs=5e-4)
+
+
+def test_format_report_covers_absent_classes_and_log_loss():
+    proba = [[0.9, 0.05, 0.05], [0.2, 0.7, 0.1]]
+    m = evaluate.classification_metrics([0, 1], [0, 1], NAMES, y_proba=proba)
+    lines = evaluate.format_report(m).splitlines()
+    assert lines[4].split() == ["c", "0.000", "0.000", "0.000", "0"]  # every class has a row
+    assert lines[-2:] == ["majority-class accuracy: 0.500", f"log loss: {m['log_loss']:.3f}"]
+    assert lines[-1] == "log loss: 0.231"  # -(log 0.9 + log 0.7) / 2
 
 
 def test_format_report_rejects_other_dicts():
-    with pytest.raises(ValueError, match=r"missing the keys \['n', 'accuracy'"):
+    with pytest.raises(ValueError, match=r"missing the keys \['confusion_matrix'\]"):
         evaluate.format_report({"macro_f1": 0.5, "weighted_f1": 0.5, "per_class": {}})
+    m = evaluate.classification_metrics(Y_TRUE, Y_PRED, NAMES)
+    with pytest.raises(ValueError, match=r"K = 3 classes.*shape \(2, 2\)"):
+        evaluate.format_report({**m, "confusion_matrix": [[1, 0], [0, 1]]})
 
 
 # ----------------------------------------------------------------------------- plots
@@ -157,6 +233,23 @@ def test_plot_confusion_matrix_normalized_matrix_on_given_axes():
     assert len(axes[0].texts) == 0
     texts = [t.get_text() for t in axes[1].texts]
     assert texts == ["0.67", "0.33", "0.00", "0.00", "1.00", "0.00", "0.00", "0.00", "0.00"]
+
+
+def test_plot_confusion_matrix_is_sklearns_display_of_the_counts():
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    matrix = np.array([[1200, 3], [45, 7]])
+    expected = ConfusionMatrixDisplay(matrix).plot(values_format=",", colorbar=False)
+    fig = evaluate.plot_confusion_matrix(matrix, ["ham", "spam"])
+    ax = fig.axes[0]
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["1,200", "3", "45", "7"]
+    assert texts == [t.get_text() for t in expected.ax_.texts]
+    assert (ax.images[0].get_array() == matrix).all()  # the image is the matrix itself
+    assert ax.get_ylim() == expected.ax_.get_ylim()  # first class on top, as sklearn draws it
+    # Dark cells get light text: the 1,200 cell's colour differs from the others'.
+    colors = [t.get_color() for t in ax.texts]
+    assert colors[0] != colors[1] and colors[1] == colors[2] == colors[3]
 
 
 def test_plot_confusion_matrix_names_must_match():
@@ -515,22 +608,64 @@ def test_comparison_table_default_columns_and_errors():
 # ----------------------------------------------------------------------------- module
 
 
-def test_module_level_imports_are_light_and_never_tensorflow():
-    # The module docstring's promise: no TensorFlow of its own, scikit-learn and
-    # matplotlib only inside the functions that use them.
-    tree = ast.parse(Path(evaluate.__file__).read_text())
-    imported = set()
-    for node in tree.body:
-        if isinstance(node, ast.Import):
-            imported |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            imported.add(node.module)
-    assert imported == {
-        "__future__",
-        "numbers",
-        "collections.abc",
-        "typing",
-        "numpy",
-        "bertkit.data",
-    }
-    assert "tensorflow" not in Path(evaluate.__file__).read_text()
+MODULES = sorted(Path(evaluate.__file__).parent.glob("*.py"))
+
+
+def test_modules_import_only_numpy_and_bertkit_data_at_the_top():
+    # The package docstring's promise: scikit-learn and matplotlib only inside the
+    # functions that use them, so importing bertkit.evaluate adds little.
+    assert [path.name for path in MODULES] == [
+        "__init__.py",
+        "baselines.py",
+        "metrics.py",
+        "plots.py",
+        "report.py",
+    ]
+    light = {"__future__", "numbers", "collections.abc", "typing", "numpy", "bertkit.data"}
+    for path in MODULES:
+        imported = set()
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.Import):
+                imported |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                imported.add(node.module)
+        own = {name for name in imported if name.startswith("bertkit.evaluate.")}
+        assert imported - own <= light, path.name
+        assert len(path.read_text().splitlines()) < 400, path.name
+
+
+def test_package_works_with_tensorflow_blocked():
+    # No module here imports TensorFlow or Keras, directly or through bertkit.data:
+    # run every function in a fresh interpreter where importing them fails. A stand-in
+    # `bertkit` package object skips bertkit/__init__.py, which sets TensorFlow up.
+    package = Path(evaluate.__file__).parent.parent
+    code = f"""
+import importlib.abc, sys, types
+BLOCKED = {{"tensorflow", "tf_keras", "keras", "tensorflow_hub", "tensorflow_text"}}
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError("blocked: " + name)
+sys.meta_path.insert(0, Block())
+stand_in = types.ModuleType("bertkit")
+stand_in.__path__ = [{str(package)!r}]
+sys.modules["bertkit"] = stand_in
+import matplotlib
+matplotlib.use("Agg")
+from bertkit import evaluate
+m = evaluate.classification_metrics([0, 1, 1], [0, 1, 0], ["a", "b"], [[.9, .1], [.2, .8], [.6, .4]])
+evaluate.format_report(m)
+evaluate.plot_confusion_matrix(m, None, normalize=True)
+evaluate.plot_history({{"loss": [1.0, 0.5]}}, "loss")
+evaluate.plot_learning_rate(lambda step: 0.1, 2)
+texts = ["goal team", "team match", "atom lab", "lab cell"]
+evaluate.tfidf_baseline(texts, [0, 0, 1, 1], ["goal"], [0], C=1)
+evaluate.majority_baseline([0, 1, 1], [1])
+evaluate.word_overlap(texts, ["goal"])
+print(sorted(name for name in sys.modules if name.split(".")[0] in BLOCKED))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "[]"

@@ -40,11 +40,11 @@ def test_no_top_level_name_hides_a_module():
 def _cited_names() -> list[tuple[str, str]]:
     """(file, "bertkit.x.y") for every bertkit name that bertkit's strings cite."""
     cited = []
-    for path in sorted(PACKAGE.glob("*.py")):
+    for path in sorted(PACKAGE.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 for match in re.finditer(r"\bbertkit(?:\.[A-Za-z_]\w*)+", node.value):
-                    cited.append((path.name, match.group(0)))
+                    cited.append((path.relative_to(PACKAGE).as_posix(), match.group(0)))
     return cited
 
 
