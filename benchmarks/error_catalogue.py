@@ -584,6 +584,57 @@ def seq_length_too_short(ws):
     return _train(ws, ws.good_csv, "--seq-length", "2")
 
 
+@contextlib.contextmanager
+def tf_config(value: str | None):
+    """`TF_CONFIG` set to `value` (None: unset) for the `with` block, then restored."""
+    from bertkit import distribute
+
+    saved = os.environ.pop(distribute.TF_CONFIG_ENV, None)
+    if value is not None:
+        os.environ[distribute.TF_CONFIG_ENV] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(distribute.TF_CONFIG_ENV, None)
+        if saved is not None:
+            os.environ[distribute.TF_CONFIG_ENV] = saved
+
+
+# A cluster of one worker: were a refusal to fail, the strategy would not wait for peers.
+ONE_WORKER = '{"cluster": {"worker": ["127.0.0.1:2222"]}, "task": {"type": "worker", "index": 0}}'
+
+
+def multi_worker_without_tf_config(ws):
+    with tf_config(None):
+        return _train(ws, ws.good_csv, "--distribute", "multi_worker")
+
+
+def tf_config_bad_index(ws):
+    with tf_config(ONE_WORKER.replace('"index": 0', '"index": 1')):
+        return _train(ws, ws.good_csv, "--distribute", "multi_worker")
+
+
+def devices_zero(ws):
+    return _train(ws, ws.good_csv, "--distribute", "mirrored", "--devices", "0")
+
+
+def devices_uneven_batch(ws):
+    flags = ["--distribute", "mirrored", "--devices", "2", "--batch-size", "7"]
+    return _train(ws, ws.good_csv, *flags)
+
+
+def micro_batches_distributed(ws):
+    return _train(ws, ws.good_csv, "--distribute", "mirrored", "--micro-batch-size", "4")
+
+
+def multi_worker_resume(ws):
+    output = ws.fresh("out")
+    output.with_name(output.name + ".checkpoints").mkdir()  # an interrupted run's
+    with tf_config(ONE_WORKER):
+        flags = ["--preset", TINY, "--output", output, "--distribute", "multi_worker"]
+        return cli("train", "--train", ws.good_csv, *flags)
+
+
 def _fit(ws, texts, labels, **kwargs) -> str:
     """`finetune.fit` of an untrained tiny classifier (built once per workspace)."""
     from bertkit import classifier, finetune
@@ -1270,6 +1321,61 @@ CASES = [
         r"\[exit 2\]\nerror: seq_length is too short",
         r"Received: seq_length=2",
         r"Pass seq_length >= 3",
+    ),
+    Case(
+        "multi_worker_without_tf_config",
+        "Multi-worker training without TF_CONFIG",
+        "`bertkit train --distribute multi_worker` with TF_CONFIG unset",
+        multi_worker_without_tf_config,
+        r"\[exit 2\]\nerror: distribute='multi_worker' needs the TF_CONFIG environment variable",
+        r"Received: TF_CONFIG unset",
+        r"Set it on every worker, e\.g\. TF_CONFIG=.* or use --distribute mirrored",
+    ),
+    Case(
+        "tf_config_bad_index",
+        "A TF_CONFIG whose task index is not in the worker list",
+        "`bertkit train --distribute multi_worker` with task index 1 of a one-worker cluster",
+        tf_config_bad_index,
+        r"\[exit 2\]\nerror: TF_CONFIG's task must be a worker with an index into the worker",
+        r"Received: task=\{'type': 'worker', 'index': 1\} for 1 worker\(s\)",
+        r"Give each process its own index in 0\.\.0",
+    ),
+    Case(
+        "devices_zero",
+        "Mirrored training on zero devices",
+        "`bertkit train --distribute mirrored --devices 0`",
+        devices_zero,
+        r"\[exit 2\]\nerror: devices must be a positive integer",
+        r"Received: devices=0",
+        r"Use e\.g\. --devices 2",
+    ),
+    Case(
+        "devices_uneven_batch",
+        "A batch that does not split evenly over the replicas",
+        "`bertkit train --distribute mirrored --devices 2 --batch-size 7`",
+        devices_uneven_batch,
+        r"\[exit 2\]\nerror: The global batch size must be a multiple of the number of replicas",
+        r"Received: batch_size=7 for 2 replicas",
+        r"Use batch_size=6 or 8",
+    ),
+    Case(
+        "micro_batches_distributed",
+        "Micro-batches under a distribution strategy",
+        "`bertkit train --distribute mirrored --micro-batch-size 4`",
+        micro_batches_distributed,
+        r"\[exit 2\]\nerror: micro_batch_size .* does not work under a distribution strategy",
+        r"Received: micro_batch_size=4, distribute='mirrored'",
+        r"Drop --micro-batch-size",
+    ),
+    Case(
+        "multi_worker_resume",
+        "Resuming an interrupted run with multi-worker training (no checkpoints)",
+        "`bertkit train --distribute multi_worker` where OUTPUT.checkpoints exists",
+        multi_worker_resume,
+        r"\[exit 2\]\nerror: Found the checkpoints of an interrupted run, which "
+        r"distribute='multi_worker' cannot resume",
+        r"Received: '.*out-\d+\.checkpoints'",
+        r"without --distribute multi_worker\), or pass --restart",
     ),
     Case(
         "fractional_labels_fit",

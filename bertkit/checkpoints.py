@@ -64,6 +64,23 @@ def texts_digest(texts, labels) -> str:
     return digest.hexdigest()[:16]
 
 
+def weights_digest(weights) -> str:
+    """Hash of a model's weights (`model.get_weights()`): equal only for bit-identical weights.
+
+    Examples:
+    >>> weights_digest([np.zeros(2, "float32")]) == weights_digest([np.zeros(2, "float32")])
+    True
+    >>> weights_digest([np.zeros(2, "float32")]) == weights_digest([np.ones(2, "float32")])
+    False
+    """
+    digest = hashlib.sha256()
+    for array in weights:
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
+
+
 @dataclasses.dataclass
 class ResumeState:
     """Progress of an interrupted run, read from `state.json`."""

@@ -99,6 +99,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         restart=args.restart,
         micro_batch_size=args.micro_batch_size,
         sep=args.sep,
+        distribute=args.distribute,
+        devices=args.devices,
         verbose=1
         if sys.stdout.isatty()
         else 2,  # progress bars for people, one line per epoch for logs
@@ -197,6 +199,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """Returns the argument parser of the `bertkit` command."""
     from bertkit import litert
+    from bertkit.distribute import TRAINING_DISTRIBUTE
     from bertkit.presets import DEFAULT_PRESET
 
     parser = argparse.ArgumentParser(prog="bertkit", description=__doc__.split("\n")[0])
@@ -282,6 +285,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--restart",
         action="store_true",
         help="discard checkpoints of an interrupted run (OUTPUT.checkpoints) instead of resuming",
+    )
+    p.add_argument(
+        "--distribute",
+        default="none",
+        choices=TRAINING_DISTRIBUTE,
+        help="mirrored: the GPUs of this machine (or --devices logical CPUs); multi_worker: "
+        "run the same command on every worker, each with its own TF_CONFIG (only the chief "
+        "writes --output; no checkpoints). --batch-size is the global batch",
+    )
+    p.add_argument(
+        "--devices",
+        type=int,
+        default=None,
+        help="replicas for --distribute mirrored: the first N GPUs; without GPUs, N logical "
+        "CPU devices (to try it out: they share the cores, so it is not faster)",
     )
     p.set_defaults(func=_cmd_train)
 

@@ -36,6 +36,10 @@ Strategies by name (`make_strategy`):
   (Colab's TPU runtime, or `tpu="name"` on Cloud TPU). The encoder is then
   loaded with `hub.hub_load_options()` so its files are read on the host.
 
+The command line trains under the first two: `bertkit train --distribute mirrored
+[--devices N]` or `--distribute multi_worker` on every worker
+(`check_training_distribution`, then `training_strategy`).
+
 Examples:
 >>> make_strategy("default").num_replicas_in_sync
 1
@@ -53,6 +57,12 @@ from bertkit.hub import hub_load_options  # noqa: F401
 
 STRATEGY_NAMES = ("default", "mirrored", "multi_worker", "tpu")
 TF_CONFIG_ENV = "TF_CONFIG"
+# `bertkit train --distribute`: no distribution, or the two strategies a command can run
+# (a TPU needs `jit_compile`, which the command line does not offer).
+TRAINING_DISTRIBUTE = ("none", "mirrored", "multi_worker")
+TF_CONFIG_EXAMPLE = (
+    '{"cluster": {"worker": ["host1:port", "host2:port"]}, "task": {"type": "worker", "index": 0}}'
+)
 
 
 def split_cpu(num_devices: int) -> list:
@@ -172,8 +182,7 @@ def check_tf_config(value: str | None) -> dict:
     except json.JSONDecodeError as error:
         raise ValueError(
             f"{TF_CONFIG_ENV} is not valid JSON. Received: {value[:200]!r} ({error}). "
-            'Set it to e.g. {"cluster": {"worker": ["host1:port", "host2:port"]}, '
-            '"task": {"type": "worker", "index": 0}}.'
+            f"Set it to e.g. {TF_CONFIG_EXAMPLE}."
         ) from None
     cluster = config.get("cluster") if isinstance(config, dict) else None
     task = config.get("task") if isinstance(config, dict) else None
@@ -181,9 +190,7 @@ def check_tf_config(value: str | None) -> dict:
     if not isinstance(workers, list) or not workers or not isinstance(task, dict):
         raise ValueError(
             f"{TF_CONFIG_ENV} needs a 'cluster' with a non-empty 'worker' list and a 'task'. "
-            f"Received: {config!r}. "
-            'Set it to e.g. {"cluster": {"worker": ["host1:port", "host2:port"]}, '
-            '"task": {"type": "worker", "index": 0}}.'
+            f"Received: {config!r}. Set it to e.g. {TF_CONFIG_EXAMPLE}."
         )
     index = task.get("index")
     if (
@@ -199,6 +206,126 @@ def check_tf_config(value: str | None) -> dict:
     return config
 
 
+def is_chief(tf_config: dict) -> bool:
+    """Whether this process is the one that writes results (TensorFlow's rule for `TF_CONFIG`).
+
+    Without `TF_CONFIG` (`{}`) the only process is the chief; in a cluster it is the
+    task of type `"chief"`, or worker 0 when the cluster has no chief.
+
+    Args:
+        tf_config: dict. From `check_tf_config`.
+
+    Examples:
+    >>> is_chief({})
+    True
+    >>> is_chief({"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}})
+    False
+    """
+    if not tf_config:
+        return True
+    task = tf_config["task"]
+    return task["type"] == "chief" or (task["index"] == 0 and "chief" not in tf_config["cluster"])
+
+
+def check_training_distribution(
+    name: str,
+    devices: int | None = None,
+    batch_size: int | None = None,
+    micro_batch_size: int | None = None,
+) -> dict:
+    """Checks `bertkit train --distribute NAME --devices N` before TensorFlow starts its runtime.
+
+    Reads `TF_CONFIG` for `"multi_worker"`, and counts the GPUs without using them,
+    so `split_cpu` still works afterwards. With `devices` the number of replicas is
+    known, so `batch_size` must split evenly over them (`per_replica_batch_size`).
+
+    Args:
+        name: str. One of `TRAINING_DISTRIBUTE`.
+        devices: optional int. Replicas for `"mirrored"` (see `training_strategy`).
+        batch_size: optional int. The global batch size.
+        micro_batch_size: optional int. `TrainConfig.micro_batch_size`, which no
+            strategy can run.
+
+    Returns:
+        The parsed `TF_CONFIG` for `"multi_worker"`, else `{}`.
+
+    Examples:
+    >>> check_training_distribution("mirrored", devices=2, batch_size=16)
+    {}
+    """
+    if name not in TRAINING_DISTRIBUTE:
+        raise ValueError(
+            f"Unknown distribution for training. Received: distribute={name!r}. Use one of "
+            f"{list(TRAINING_DISTRIBUTE)} (a TPU: `make_strategy('tpu')` from Python)."
+        )
+    if micro_batch_size is not None and name != "none":
+        raise ValueError(
+            "micro_batch_size (--micro-batch-size) does not work under a distribution "
+            "strategy: its loop over micro-batches would synchronise the replicas inside a "
+            "tf.while_loop, which tf.distribute does not support. Received: "
+            f"micro_batch_size={micro_batch_size}, distribute={name!r}. Drop "
+            "--micro-batch-size (each replica already holds only batch_size / replicas "
+            "examples' activations), or train without --distribute."
+        )
+    if devices is not None:
+        if name != "mirrored":
+            raise ValueError(
+                "`devices` (--devices) only applies to distribute='mirrored'. Received: "
+                f"distribute={name!r}, devices={devices!r}. Drop --devices, or pass "
+                "--distribute mirrored."
+            )
+        if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
+            raise ValueError(
+                f"devices must be a positive integer. Received: devices={devices!r}. Use e.g. "
+                "--devices 2 (on a machine without GPUs: that many logical CPU devices)."
+            )
+        gpus = len(tf.config.list_physical_devices("GPU"))  # does not start the runtime
+        if gpus and devices > gpus:
+            raise ValueError(
+                f"devices asks for more GPUs than this machine has. Received: devices={devices} "
+                f"with {gpus} GPU(s). Pass --devices {gpus} or fewer, or leave --devices out to "
+                "use every GPU."
+            )
+        if batch_size is not None:
+            _check_even_split(batch_size, devices)
+    if name != "multi_worker":
+        return {}
+    value = os.environ.get(TF_CONFIG_ENV)
+    if not value:
+        raise ValueError(
+            f"distribute='multi_worker' needs the {TF_CONFIG_ENV} environment variable, which "
+            f"tells each worker the cluster and its own index. Received: {TF_CONFIG_ENV} unset. "
+            f"Set it on every worker, e.g. {TF_CONFIG_ENV}='{TF_CONFIG_EXAMPLE}' (index 0, 1, "
+            "...), or use --distribute mirrored to train on one machine."
+        )
+    return check_tf_config(value)
+
+
+def training_strategy(name: str, devices: int | None = None) -> tf.distribute.Strategy:
+    """The strategy of `bertkit train --distribute NAME --devices N` (checked beforehand).
+
+    `"none"`: the default strategy. `"mirrored"`: the first `devices` GPUs (all of
+    them when `devices` is None); on a machine without GPUs, `devices` logical CPU
+    devices (`split_cpu`, so call this before any TensorFlow work; one device when
+    `devices` is None). `"multi_worker"`: `MultiWorkerMirroredStrategy` from `TF_CONFIG`.
+
+    Args:
+        name: str. One of `TRAINING_DISTRIBUTE` (see `check_training_distribution`).
+        devices: optional int. Replicas for `"mirrored"`.
+
+    Examples:
+    >>> training_strategy("none").num_replicas_in_sync
+    1
+    """
+    if name != "mirrored":
+        return make_strategy("default" if name == "none" else name)
+    if tf.config.list_physical_devices("GPU"):
+        names = None if devices is None else [f"/gpu:{i}" for i in range(devices)]
+    else:
+        names = [device.name for device in split_cpu(devices)] if devices else None
+    return make_strategy("mirrored", devices=names)
+
+
 def per_replica_batch_size(global_batch_size: int, strategy: tf.distribute.Strategy) -> int:
     """Examples each replica computes per step; the global batch must split evenly.
 
@@ -206,7 +333,10 @@ def per_replica_batch_size(global_batch_size: int, strategy: tf.distribute.Strat
     >>> per_replica_batch_size(32, make_strategy("default"))
     32
     """
-    replicas = strategy.num_replicas_in_sync
+    return _check_even_split(global_batch_size, strategy.num_replicas_in_sync)
+
+
+def _check_even_split(global_batch_size: int, replicas: int) -> int:
     if global_batch_size % replicas:
         low = global_batch_size // replicas * replicas or replicas
         raise ValueError(

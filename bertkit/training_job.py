@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from bertkit import checkpoints, classifier, data, evaluate, export, finetune, inputs, litert_serve
+from bertkit import distribute as bk_distribute
 from bertkit._atomic import check_output
 from bertkit.presets import DEFAULT_PRESET
 
@@ -45,6 +47,8 @@ def train_from_files(
     restart: bool = False,
     micro_batch_size: int | None = None,
     sep: str | None = None,
+    distribute: str = "none",
+    devices: int | None = None,
 ) -> dict:
     """Loads data, fine-tunes, saves the model directory; returns a JSON-able summary.
 
@@ -58,6 +62,19 @@ def train_from_files(
     (gradient accumulation, see `TrainConfig`) only changes memory, so a run
     that ran out of memory can resume with a smaller one. `sep` is the
     separator of CSV files (`None`: sniffed, see `data.load_csv`).
+
+    `distribute` trains under a `tf.distribute` strategy
+    (`bertkit.distribute.training_strategy`): `"mirrored"` over `devices` GPUs or
+    logical CPUs of this machine, or `"multi_worker"`, every worker running the
+    same call under its own `TF_CONFIG`; `batch_size` is then the global batch,
+    split over all replicas. In a multi-worker run only the chief writes `output`:
+    the other workers save into a temporary directory that they delete (Keras's
+    multi-worker pattern: saving may need every worker) and report
+    `"output": None`. A multi-worker run writes no checkpoints (every worker would
+    have to restore the same epoch from a file system they share), so it cannot
+    resume: it refuses the checkpoints of an interrupted run unless `restart=True`.
+    The summary's `weights_sha256` identifies the trained weights: the workers of
+    one multi-worker run print the same one, as do `deterministic` reruns.
     """
     # Preflight, cheapest first; the model is built (and its position table checked) after
     # the data, and nothing trains before all of it passed.
@@ -73,8 +90,20 @@ def train_from_files(
         micro_batch_size=micro_batch_size,
     )
     config.validate()
+    tf_config = bk_distribute.check_training_distribution(
+        distribute, devices, config.batch_size, config.micro_batch_size
+    )
+    chief = bk_distribute.is_chief(tf_config)
+    multi_worker = distribute == "multi_worker"
     # Before loading data: refuses a file, a directory of the user's, an unwritable place.
-    output = check_output(output, overwrite, export.MODEL_LAYOUT)
+    if chief:  # (only the chief writes the user's output)
+        output = check_output(output, overwrite, export.MODEL_LAYOUT)
+        if multi_worker:
+            _refuse_to_resume(checkpoint_dir(output), restart)
+    checkpoints_at = None if multi_worker else checkpoint_dir(output)
+    # Before any other TensorFlow work (split_cpu); a multi-worker strategy waits for its peers.
+    tf_strategy = bk_distribute.training_strategy(distribute, devices)
+    bk_distribute.per_replica_batch_size(config.batch_size, tf_strategy)
     columns = dict(text_column=text_column, label_column=label_column, sep=sep)
     train_ds = data.load(train, **columns, on_bad_text=on_bad_text)
     if validation is not None:
@@ -85,16 +114,18 @@ def train_from_files(
     y_train = encoder.encode(train_ds.labels)
     y_val = encoder.encode(val_ds.labels)
     finetune.set_seed(seed, deterministic)  # before building: seeds the head's initial weights
-    model = classifier.build_classifier(
-        preset,
-        encoder.num_classes,
-        strategy,
-        unfreeze_top=unfreeze_top,
-        pooling=pooling,
-        seq_length=seq_length,
-        precision=precision,
-    )
-    checkpoints_at = checkpoint_dir(output)
+    with tf_strategy.scope():  # the strategy creates every variable
+        model = classifier.build_classifier(
+            preset,
+            encoder.num_classes,
+            strategy,
+            unfreeze_top=unfreeze_top,
+            pooling=pooling,
+            seq_length=seq_length,
+            precision=precision,
+        )
+    # Outside the scope: Keras's fit runs the model's strategy by itself, and the frozen
+    # encoder's cached features are computed in plain (cross-replica) graphs.
     result = finetune.fit(
         model,
         train_ds.texts,
@@ -109,7 +140,7 @@ def train_from_files(
     val_metrics = evaluate.classification_metrics(y_val, val_pred, encoder.classes)
     counts = classifier.count_parameters(model)
     summary = {
-        "output": str(output),
+        "output": str(output) if chief else None,
         "preset": str(preset),
         "strategy": strategy,
         "unfreeze_top": model.unfreeze_top,
@@ -127,6 +158,8 @@ def train_from_files(
         "validation_accuracy": round(val_metrics["accuracy"], 4),
         "validation_macro_f1": round(val_metrics["macro_f1"], 4),
         "config": {k: v for k, v in vars(config).items()},
+        "distribute": {"name": distribute, **bk_distribute.describe(tf_strategy), "chief": chief},
+        "weights_sha256": checkpoints.weights_digest(model.get_weights()),
     }
     if result.num_truncated and verbose:
         print(
@@ -134,9 +167,29 @@ def train_from_files(
             f"{seq_length} tokens and were truncated (raise --seq-length to keep more).",
             flush=True,
         )
+    if not chief:  # saves like the chief (it may take collective ops), then deletes it
+        with tempfile.TemporaryDirectory(prefix="bertkit-worker-") as scratch:
+            export.save_model(model, Path(scratch) / "model", encoder.classes, info=summary)
+        return summary
     export.save_model(model, output, encoder.classes, info=summary, overwrite=overwrite)
-    checkpoints.clear(checkpoints_at)
+    if checkpoints_at is not None:
+        checkpoints.clear(checkpoints_at)
     return summary
+
+
+def _refuse_to_resume(checkpoints_at: Path, restart: bool) -> None:
+    """Multi-worker runs write no checkpoints; those of an interrupted run go only with restart."""
+    if not checkpoints_at.exists():
+        return
+    if not restart:
+        raise FileExistsError(
+            "Found the checkpoints of an interrupted run, which distribute='multi_worker' "
+            "cannot resume: every worker would have to restore the same epoch from a file "
+            f"system they share, so multi-worker runs write no checkpoints. Received: "
+            f"{str(checkpoints_at)!r}. Resume it with the command that started it (without "
+            "--distribute multi_worker), or pass --restart to discard them."
+        )
+    checkpoints.clear(checkpoints_at)
 
 
 def checkpoint_dir(output: str | os.PathLike) -> Path:

@@ -6,6 +6,7 @@ configured before TensorFlow starts its runtime, which the test process has done
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -76,10 +77,11 @@ MIRRORED_SCRIPT = textwrap.dedent(
 )
 
 
-def _run_child(script: str, env_extra: dict | None = None, timeout: int = 600):
+def _run_child(args: list, env_extra: dict | None = None):
+    """Starts `python ARGS` (`["-c", script]` or `["-m", "bertkit", ...]`) in the repository."""
     env = dict(os.environ, PYTHONWARNINGS="ignore", TF_CPP_MIN_LOG_LEVEL="2", **(env_extra or {}))
     return subprocess.Popen(
-        [sys.executable, "-c", script],
+        [sys.executable, *map(str, args)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -92,6 +94,17 @@ def _last_json(proc, timeout: int = 600) -> dict:
     out, err = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, err[-3000:]
     return json.loads(out.strip().splitlines()[-1])
+
+
+def _last_jsons(procs, timeout: int = 600) -> list[dict]:
+    """`_last_json` of every worker; stops the others when one fails (they would wait for it)."""
+    try:
+        return [_last_json(proc, timeout) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
 
 
 def test_unknown_strategy_and_misplaced_devices_are_rejected():
@@ -183,7 +196,7 @@ def test_no_tpu_gives_a_clear_error():
 
 
 def test_mirrored_strategy_on_two_logical_cpus_trains_like_one_device():
-    result = _last_json(_run_child(MIRRORED_SCRIPT))
+    result = _last_json(_run_child(["-c", MIRRORED_SCRIPT]))
     assert result["describe"]["strategy"] == "MirroredStrategy"
     assert result["describe"]["num_replicas"] == 2
     assert [d[-5:] for d in result["describe"]["devices"]] == ["CPU:0", "CPU:1"]
@@ -237,9 +250,146 @@ def test_multi_worker_strategy_with_two_local_workers_keeps_weights_in_sync():
     procs = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
-        procs.append(_run_child(WORKER_SCRIPT, {distribute.TF_CONFIG_ENV: json.dumps(tf_config)}))
-    results = [_last_json(proc) for proc in procs]
+        env = {distribute.TF_CONFIG_ENV: json.dumps(tf_config)}
+        procs.append(_run_child(["-c", WORKER_SCRIPT], env))
+    results = _last_jsons(procs)
     assert [r["replicas"] for r in results] == [2, 2]
     # Synchronous training: both workers apply the same all-reduced updates.
     assert results[0]["checksum"] == pytest.approx(results[1]["checksum"], rel=1e-6)
     assert results[0]["loss"] == pytest.approx(results[1]["loss"], rel=1e-6)
+
+
+# ------------------------------------------------ `bertkit train --distribute` (the CLI)
+
+
+def _train_file(directory: Path) -> Path:
+    """47 labelled sentences of all three topics (every 4th row of data/topics.csv)."""
+    lines = (ROOT / "data" / "topics.csv").read_text(encoding="utf-8").splitlines()
+    path = directory / "train.csv"
+    path.write_text("\n".join([lines[0], *lines[1::4]]) + "\n", encoding="utf-8")
+    return path
+
+
+def _cli_train(train: Path, output: Path, *flags) -> list:
+    """`python -m bertkit train` arguments: the tiny preset, its cheapest run (head only)."""
+    fast = ["--preset", "tiny_random_en_uncased", "--strategy", "freeze", "--epochs", "1"]
+    fast += ["--batch-size", "8", "--seq-length", "64"]
+    return ["-m", "bertkit", "train", "--train", train, "--output", output, *fast, *flags]
+
+
+def test_cli_trains_on_two_local_workers_in_sync_and_only_the_chief_saves(tmp_path, tiny_dir):
+    train, output = _train_file(tmp_path), tmp_path / "model"
+    workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
+    procs = []
+    for index in range(2):
+        (tmp_path / f"tmp{index}").mkdir()
+        tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
+        env = {
+            distribute.TF_CONFIG_ENV: json.dumps(tf_config),
+            "TMPDIR": str(tmp_path / f"tmp{index}"),
+        }
+        # Different seeds (so different shuffles, validation splits and initial heads): only
+        # workers whose variables start from the chief's and whose gradients are all-reduced
+        # end with the same weights; two processes training on their own would not.
+        flags = ["--seed", index, "--distribute", "multi_worker"]
+        procs.append(_run_child(_cli_train(train, output, *flags), env))
+    chief, worker = _last_jsons(procs)
+    for summary, is_chief in ((chief, True), (worker, False)):
+        assert summary["distribute"]["num_replicas"] == 2
+        assert summary["distribute"]["chief"] is is_chief
+    assert chief["weights_sha256"] == worker["weights_sha256"]
+    # The chief saved those weights into --output; the worker wrote only into its temp dir.
+    assert chief["output"] == str(output) and worker["output"] is None
+    saved = json.loads((output / "bertkit_model.json").read_text(encoding="utf-8"))
+    assert saved["weights_sha256"] == worker["weights_sha256"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "tmp0", "tmp1", "train.csv"]
+    assert list((tmp_path / "tmp1").glob("bertkit-worker-*")) == []  # removed after saving
+
+
+def test_cli_trains_mirrored_on_two_logical_cpus(tmp_path, tiny_dir):
+    output = tmp_path / "model"
+    flags = ["--distribute", "mirrored", "--devices", "2"]
+    summary = _last_json(_run_child(_cli_train(_train_file(tmp_path), output, *flags)))
+    assert summary["distribute"]["strategy"] == "MirroredStrategy"
+    assert summary["distribute"]["num_replicas"] == 2
+    assert [d[-5:] for d in summary["distribute"]["devices"]] == ["CPU:0", "CPU:1"]
+    assert summary["epochs_run"] == 1 and (output / "saved_model.pb").is_file()
+
+
+def _fail_if_work_starts(monkeypatch):
+    from bertkit import classifier, data
+
+    def started(*args, **kwargs):
+        raise AssertionError("a strategy, data or model was made before the checks passed")
+
+    for module, name in ((data, "load"), (classifier, "build_classifier")):
+        monkeypatch.setattr(module, name, started)
+    monkeypatch.setattr(distribute, "training_strategy", started)
+
+
+@pytest.mark.parametrize(
+    "flags, tf_config, message",
+    [
+        (["--distribute", "multi_worker"], None, "needs the TF_CONFIG environment variable"),
+        (["--distribute", "multi_worker"], "{not json", "TF_CONFIG is not valid JSON"),
+        (
+            ["--distribute", "mirrored", "--devices", "0"],
+            None,
+            "devices must be a positive integer. Received: devices=0",
+        ),
+        (["--devices", "2"], None, "only applies to distribute='mirrored'. Received: distribute="),
+        (
+            ["--distribute", "mirrored", "--devices", "2", "--batch-size", "7"],
+            None,
+            "multiple of the number of replicas. .* Use batch_size=6 or 8",
+        ),
+        (
+            ["--distribute", "multi_worker", "--micro-batch-size", "4"],
+            '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 0}}',
+            "micro_batch_size .* does not work under a distribution strategy",
+        ),
+    ],
+)
+def test_bad_distribution_settings_fail_before_any_work(
+    tmp_path, monkeypatch, capsys, flags, tf_config, message
+):
+    from bertkit import cli
+
+    if tf_config is None:
+        monkeypatch.delenv(distribute.TF_CONFIG_ENV, raising=False)
+    else:
+        monkeypatch.setenv(distribute.TF_CONFIG_ENV, tf_config)
+    _fail_if_work_starts(monkeypatch)
+    args = ["train", "--train", str(tmp_path / "train.csv"), "--output", str(tmp_path / "m")]
+    assert cli.main([*args, *map(str, flags)]) == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_multi_worker_refuses_to_resume_unless_restarted(tmp_path, monkeypatch, capsys):
+    from bertkit import cli, training_job
+
+    two_workers = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}}
+    monkeypatch.setenv(
+        distribute.TF_CONFIG_ENV,
+        json.dumps({**two_workers, "task": {"type": "worker", "index": 0}}),
+    )
+    _fail_if_work_starts(monkeypatch)
+    output = tmp_path / "m"
+    left = training_job.checkpoint_dir(output)
+    left.mkdir()
+    (left / "state.json").write_text("{}")
+    args = ["train", "--train", str(tmp_path / "x.csv"), "--output", str(output)]
+    assert cli.main([*args, "--distribute", "multi_worker"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot resume" in err and repr(str(left)) in err and "--restart" in err
+    assert left.is_dir()
+
+    # --restart discards them and goes on, to the strategy (which would wait for worker 1).
+    def reached(*args, **kwargs):
+        raise ValueError("reached the strategy")
+
+    monkeypatch.setattr(distribute, "training_strategy", reached)
+    assert cli.main([*args, "--distribute", "multi_worker", "--restart"]) == 2
+    assert "reached the strategy" in capsys.readouterr().err
+    assert not left.exists()
