@@ -1,12 +1,14 @@
 """Strategies freeze exactly what they say; cached features equal training through the encoder."""
 
 import contextlib
+import inspect
 import io
 import re
 
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras
 
 from bertkit import classifier, finetune, presets
 from bertkit.local_presets import tiny_vocabulary
@@ -52,6 +54,8 @@ def test_strategy_trains_exactly_its_variables(tiny_dir, strategy, pooling, unfr
         pooling=pooling,
         dropout=0.0,
     )
+    assert (model.strategy, model.pooling, model.num_layers) == (strategy, pooling, LAYERS)
+    assert model.unfreeze_top == {"freeze": 0, "partial": 1, "full": LAYERS}[strategy]
     trainable_ids = {id(v) for v in model.trainable_weights}
     names = {v.name for v in model.trainable_weights}
     # What each strategy must expose to the optimizer:
@@ -153,6 +157,44 @@ def test_bad_arguments_are_clear_errors(tiny_dir, kwargs, message):
     args = dict(num_classes=2) | kwargs
     with pytest.raises(ValueError, match=message):
         classifier.build_classifier(presets.TINY_PRESET, **args)
+
+
+def test_the_config_rebuilds_an_equal_model(tiny_dir):
+    model = classifier.build_classifier(
+        presets.TINY_PRESET, 3, "partial", 1, "pooled", dropout=0.2, seq_length=16
+    )
+    config = model.get_config()
+    assert model.precision in ("float32", "mixed_bfloat16")  # "auto", resolved
+    assert config == {
+        "preset": presets.TINY_PRESET,
+        "num_classes": 3,
+        "strategy": "partial",
+        "unfreeze_top": 1,
+        "pooling": "pooled",
+        "dropout": 0.2,
+        "seq_length": 16,
+        "preprocessor": None,
+        "precision": model.precision,
+        "text_pairs": False,
+        "name": "bert_classifier",
+    }
+    assert tf_keras.saving.get_registered_object("bertkit>TextClassifier") is type(model)
+    rebuilt = classifier.TextClassifier.from_config(config)
+    assert isinstance(rebuilt, classifier.TextClassifier)
+    assert rebuilt.get_config() == config and rebuilt.text_to_inputs.seq_length == 16
+    probe = tf.constant(["the job is good", "i hate my job"])
+    assert not np.allclose(rebuilt(probe), model(probe))  # a new head, until the weights are copied
+    rebuilt.set_weights(model.get_weights())
+    np.testing.assert_allclose(rebuilt(probe), model(probe), rtol=1e-6)
+
+
+def test_build_classifier_takes_the_arguments_of_the_class():
+    def arguments(function, skip=()):
+        parameters = inspect.signature(function).parameters.values()
+        return [(p.name, p.default) for p in parameters if p.name not in skip]
+
+    init = arguments(classifier.TextClassifier.__init__, skip=("self", "name"))
+    assert arguments(classifier.build_classifier) == init
 
 
 def test_batch_size_must_be_positive(tiny_dir):
