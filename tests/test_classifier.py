@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from bertkit import classifier, finetune, presets
+from bertkit import classifier, curves, distill, export, finetune, inputs, presets
 from bertkit.local_presets import tiny_vocabulary
 
 TEXTS = [
@@ -195,6 +195,29 @@ def test_build_classifier_takes_the_arguments_of_the_class():
 
     init = arguments(classifier.TextClassifier.__init__, skip=("self", "name"))
     assert arguments(classifier.build_classifier) == init
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda model, tmp: export.save_model(model, tmp / "model", ["a", "b"]),
+        lambda model, tmp: finetune.fit(model, ["a", "b"], [0, 1]),
+        lambda model, tmp: curves.fit_head(model, np.zeros((2, 4), np.float32), [0, 1]),
+        lambda model, tmp: inputs.encode_texts(model, ["a"]),
+        lambda model, tmp: inputs.encode_for_model(model, ["a"]),
+        lambda model, tmp: distill.make_student(model, 1, tmp / "student"),
+    ],
+    ids=["save_model", "fit", "fit_head", "encode_texts", "encode_for_model", "make_student"],
+)
+def test_a_model_not_from_build_classifier_is_a_clear_error(call, tmp_path):
+    model = tf_keras.Sequential([tf_keras.layers.Dense(2)], name="mine")
+    with pytest.raises(
+        TypeError,
+        match=r"Expected a bertkit classifier \(bertkit.build_classifier\). "
+        r"Received: (model|teacher)=Sequential 'mine'. Build it with",
+    ):
+        call(model, tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_batch_size_must_be_positive(tiny_dir):
