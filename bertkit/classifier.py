@@ -7,14 +7,12 @@ Three fine-tuning strategies, one validated argument:
   `pooling="pooled"`) train; embeddings and lower layers stay frozen.
 - `"full"`: every encoder weight the chosen pooling uses trains.
 
-TF-Hub SavedModels are opaque: `hub.KerasLayer(trainable=True)` exposes all
-of their variables at once (google-research/bert #637). `SubsetTrainableKerasLayer`
-decides per variable, from the variable names every TF-Hub BERT uses
-(`transformer/layer_{i}/...`, `pooler_transform/...`, `word_embeddings/...`),
-which ones the optimizer may touch.
+`trainable_filter` names the encoder variables a strategy trains (by the
+variable names every TF-Hub BERT uses); the layers that apply it, pool and
+tokenize are in `bertkit.layers`.
 
-The returned model takes a `[batch]` string tensor and returns
-`[batch, num_classes]` float32 logits. `model.token_model` is the same network
+`build_classifier` returns a `TextClassifier`: a `[batch]` string tensor in,
+`[batch, num_classes]` float32 logits out. Its `token_model` is the same network
 from the three encoder inputs (any sequence length), used to train on inputs
 tokenized once (see `bertkit.inputs`).
 
@@ -37,6 +35,7 @@ import tf_keras
 from bertkit import hub as bk_hub
 from bertkit import names
 from bertkit import precision as bk_precision
+from bertkit.layers import MaskedMeanPooling, SubsetTrainableKerasLayer, TextToEncoderInputs
 from bertkit.presets import DEFAULT_PRESET
 
 STRATEGIES = ("freeze", "partial", "full")
@@ -45,6 +44,9 @@ DEFAULT_SEQ_LENGTH = 128
 _LAYER_RE = re.compile(r"(?:^|/)layer_(\d+)/")
 _POOLER_PREFIX = "pooler_transform/"
 _POSITION_TABLE_RE = re.compile(r"(?:^|/)position_embedding/embeddings(?::\d+)?$")
+_CONFIG_FIELDS = ("preset", "num_classes", "strategy", "unfreeze_top", "pooling", "dropout")
+_CONFIG_FIELDS += ("seq_length", "preprocessor", "precision", "text_pairs", "name")
+_TEXT_INPUTS = {False: ("text",), True: ("text_a", "text_b")}  # by text_pairs
 
 
 def transformer_layer_index(variable_name: str) -> int | None:
@@ -172,102 +174,166 @@ def validate_seq_length(
         )
 
 
-class SubsetTrainableKerasLayer(hub.KerasLayer):
-    """A `hub.KerasLayer` whose trainable weights are the variables `trainable_fn` accepts.
-
-    Args:
-        handle: str. SavedModel directory.
-        trainable_fn: callable. `variable name -> bool`.
-        **kwargs: passed to `hub.KerasLayer`.
-    """
-
-    def __init__(self, handle, trainable_fn: Callable[[str], bool], **kwargs):
-        # Set before hub.KerasLayer.__init__, which registers the weights.
-        object.__setattr__(self, "_bertkit_trainable_fn", trainable_fn)
-        kwargs["trainable"] = True
-        super().__init__(handle, **kwargs)
-
-    def _add_existing_weight(self, weight, trainable=None):
-        if trainable:
-            trainable = self._bertkit_trainable_fn(weight.name)
-        super()._add_existing_weight(weight, trainable=trainable)
+def _encoder_inputs() -> dict:
+    return {n: tf_keras.Input(shape=(None,), dtype=tf.int32, name=n) for n in names.ENCODER_INPUTS}
 
 
-class MaskedMeanPooling(tf_keras.layers.Layer):
-    """Mean of `sequence_output` over real tokens (input_mask == 1), as sentence-transformers pools.
+def _check_arguments(num_classes, pooling, dropout, seq_length, text_pairs, strategy, unfreeze_top):
+    """Raises for arguments that cannot work, before any SavedModel is loaded."""
+    if not isinstance(num_classes, int) or num_classes < 2:
+        raise ValueError(
+            f"num_classes must be >= 2. Received: num_classes={num_classes!r}. "
+            "For a single yes/no label use num_classes=2."
+        )
+    if pooling not in POOLINGS:
+        raise ValueError(
+            f"Unknown pooling. Received: pooling={pooling!r}. Use one of {list(POOLINGS)}."
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}.")
+    validate_seq_length(seq_length, text_pairs)
+    validate_strategy(strategy, None, unfreeze_top)
+
+
+@tf_keras.saving.register_keras_serializable(package="bertkit")
+class TextClassifier(tf_keras.Model):
+    """The model `build_classifier` returns: `[batch]` strings -> `[batch, num_classes]` logits.
+
+    A functional model built in `__init__`, as keras-hub's `BertTextClassifier`
+    and tf-models' `BertClassifier` are; `build_classifier` documents the
+    arguments. Its fields, set once and read directly: `token_model` (the same
+    network on the three encoder inputs, any length), `feature_model` (encoder +
+    pooling: float32 features), `head` (dropout + logits on the features),
+    `text_to_inputs` (`bertkit.layers.TextToEncoderInputs`), `num_layers`, and the
+    arguments: `preset`, `num_classes`, `strategy`, `pooling`, `dropout`,
+    `seq_length`, `preprocessor`, `text_pairs`, `precision` as resolved (never
+    `"auto"`) and `unfreeze_top` as the transformer layers that train (0 for
+    `"freeze"`, `num_layers` for `"full"`). `get_config()` returns the arguments,
+    so `from_config` builds an equal model (with a new head: copy weights with
+    `set_weights`).
 
     Examples:
-    >>> seq = tf.constant([[[1.0], [3.0], [100.0]]]); mask = tf.constant([[1, 1, 0]])
-    >>> MaskedMeanPooling()(seq, mask).numpy().tolist()
-    [[2.0]]
-    """
-
-    def call(self, sequence_output, input_mask):
-        # expand_dims, not [:, :, None]: TFLite has no builtin for a strided slice with new_axis.
-        mask = tf.expand_dims(tf.cast(input_mask, sequence_output.dtype), -1)
-        total = tf.reduce_sum(sequence_output * mask, axis=1)
-        count = tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
-        return total / count
-
-
-class TextToEncoderInputs(tf_keras.layers.Layer):
-    """Raw strings -> encoder inputs of length `seq_length` (tokenize + bert_pack_inputs).
-
-    Uses the preprocessor's `.tokenize` and `.bert_pack_inputs` so the sequence
-    length is a choice, not the preprocessor's fixed default.
-
-    With `num_segments=2` the layer is called on `[texts_a, texts_b]` and packs
-    `[CLS] A [SEP] B [SEP]`: `input_type_ids` are 0 for [CLS], A and the first
-    [SEP], 1 for B and the last [SEP]. When the pair does not fit, the TF-Hub
-    preprocessor (tf-models `export_tfhub_lib`, `BertPackInputs` with its default
-    `truncator="round_robin"`, i.e. `tensorflow_text.RoundRobinTrimmer`) gives the
-    `seq_length - 3` wordpiece slots one at a time to A, B, A, B... while each
-    still has tokens left: a segment shorter than half the budget is kept whole,
-    and the longer segment loses its end first.
+    >>> model = build_classifier("tiny_random_en_uncased", 2, "partial", unfreeze_top=1)
+    >>> model.strategy, model.unfreeze_top, model.num_layers, model.seq_length
+    ('partial', 1, 2, 128)
+    >>> TextClassifier.from_config(model.get_config()).get_config() == model.get_config()
+    True
     """
 
     def __init__(
         self,
-        preprocessor_dir: str,
+        preset: str | os.PathLike = DEFAULT_PRESET,
+        num_classes: int = 2,
+        strategy: str = "full",
+        unfreeze_top: int = 2,
+        pooling: str = "mean",
+        dropout: float = 0.1,
         seq_length: int = DEFAULT_SEQ_LENGTH,
-        num_segments: int = 1,
-        **kwargs,
+        preprocessor: str | os.PathLike | None = None,
+        precision: str = "auto",
+        text_pairs: bool = False,
+        name: str | None = None,
     ):
-        super().__init__(**kwargs)
-        if num_segments not in (1, 2):
-            raise ValueError(
-                f"num_segments must be 1 (single texts) or 2 (text pairs). Received: "
-                f"num_segments={num_segments!r}. Pass 1 or 2."
-            )
-        self.preprocessor_dir = str(preprocessor_dir)
-        self.seq_length = int(seq_length)
-        self.num_segments = int(num_segments)
-        preprocessor = bk_hub.load_saved_model(self.preprocessor_dir)
-        self.preprocessor = preprocessor
-        self.tokenize = hub.KerasLayer(getattr(preprocessor, names.TOKENIZE), name="tokenize")
-        self.pack = hub.KerasLayer(
-            getattr(preprocessor, names.BERT_PACK_INPUTS),
-            arguments=dict(seq_length=self.seq_length),
-            name="bert_pack_inputs",
+        _check_arguments(
+            num_classes, pooling, dropout, seq_length, text_pairs, strategy, unfreeze_top
         )
+        bk_precision.validate(precision)
 
-    def call(self, texts):
-        if self.num_segments == 2:
-            texts_a, texts_b = texts
-            return self.pack([self.tokenize(texts_a), self.tokenize(texts_b)])
-        return self.pack([self.tokenize(texts)])
+        encoder_dir, precision = bk_precision.select_encoder(
+            bk_hub.resolve(preset, names.ENCODER_DIR), precision
+        )
+        preprocessor_dir = bk_hub.resolve(
+            preprocessor if preprocessor is not None else preset, names.PREPROCESSOR_DIR
+        )
+        encoder_obj = bk_hub.load_saved_model(encoder_dir)  # loaded once, wrapped below
+        num_layers = count_transformer_layers(encoder_obj.variables)
+        validate_seq_length(seq_length, text_pairs, position_table_size(encoder_obj.variables))
+        validate_strategy(strategy, num_layers, unfreeze_top)
+        if strategy == "freeze":
+            encoder = hub.KerasLayer(encoder_obj, trainable=False, name="encoder")
+        else:
+            fn = trainable_filter(strategy, num_layers, unfreeze_top, pooling)
+            encoder = SubsetTrainableKerasLayer(encoder_obj, fn, name="encoder")
+        text_to_inputs = TextToEncoderInputs(
+            str(preprocessor_dir), seq_length, 2 if text_pairs else 1, name="preprocessor"
+        )
+        bk_hub.check_match(text_to_inputs.preprocessor, encoder_obj)
 
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "preprocessor_dir": self.preprocessor_dir,
-            "seq_length": self.seq_length,
-            "num_segments": self.num_segments,
-        }
+        token_inputs = _encoder_inputs()
+        outputs = encoder(token_inputs)
+        if pooling == "mean":
+            features = MaskedMeanPooling(name="mean_pooling")(
+                outputs[names.SEQUENCE_OUTPUT], token_inputs[names.INPUT_MASK]
+            )
+        else:
+            features = outputs[names.POOLED_OUTPUT]
+        features = tf_keras.layers.Activation("linear", dtype="float32", name="to_float32")(
+            features
+        )
+        feature_model = tf_keras.Model(token_inputs, features, name="features")
+
+        head_input = tf_keras.Input(shape=(features.shape[-1],), dtype=tf.float32, name="features")
+        x = tf_keras.layers.Dropout(dropout, name="classifier_dropout")(head_input)
+        logits = tf_keras.layers.Dense(
+            num_classes,
+            kernel_initializer=tf_keras.initializers.TruncatedNormal(stddev=0.02),
+            name="logits",
+            dtype="float32",
+        )(x)
+        head = tf_keras.Model(head_input, logits, name="head")
+
+        token_model = tf_keras.Model(
+            token_inputs, head(feature_model(token_inputs)), name="bert_classifier_tokens"
+        )
+        texts = [
+            tf_keras.Input(shape=(), dtype=tf.string, name=n) for n in _TEXT_INPUTS[text_pairs]
+        ]
+        text_input = texts if text_pairs else texts[0]
+        super().__init__(
+            inputs=text_input,
+            outputs=token_model(text_to_inputs(text_input)),
+            name=name or ("bert_pair_classifier" if text_pairs else "bert_classifier"),
+        )
+        # Tracked sub-models: exported SavedModels keep them (bertkit.litert reads them back).
+        self.token_model = token_model
+        self.feature_model = feature_model
+        self.head = head
+        self.text_to_inputs = text_to_inputs
+        self.preset = os.fspath(preset)
+        self.num_classes = num_classes
+        self.strategy = strategy
+        self.num_layers = num_layers
+        self.unfreeze_top = {"freeze": 0, "partial": unfreeze_top, "full": num_layers}[strategy]
+        self.pooling = pooling
+        self.dropout = float(dropout)
+        self.seq_length = seq_length
+        self.preprocessor = None if preprocessor is None else os.fspath(preprocessor)
+        self.precision = precision
+        self.text_pairs = bool(text_pairs)
+
+    def get_config(self) -> dict:
+        """The arguments that build this model (`from_config` passes them to `__init__`)."""
+        return {field: getattr(self, field) for field in _CONFIG_FIELDS}
 
 
-def _encoder_inputs() -> dict:
-    return {n: tf_keras.Input(shape=(None,), dtype=tf.int32, name=n) for n in names.ENCODER_INPUTS}
+def check_classifier(model, argument: str = "model") -> TextClassifier:
+    """Returns `model`, or TypeError when it is not a `TextClassifier` (from `build_classifier`).
+
+    Examples:
+    >>> check_classifier(tf_keras.Sequential(name="mine"))
+    Traceback (most recent call last):
+    ...
+    TypeError: Expected a bertkit classifier (bertkit.build_classifier). Received: model=Sequential 'mine'. Build it with bertkit.build_classifier(preset, num_classes); a model saved with bertkit.save_model loads for predictions with bertkit.load_model.
+    """
+    if not isinstance(model, TextClassifier):
+        shown = f"{type(model).__name__} {model.name!r}" if hasattr(model, "name") else repr(model)
+        raise TypeError(
+            "Expected a bertkit classifier (bertkit.build_classifier). Received: "
+            f"{argument}={shown:.100}. Build it with bertkit.build_classifier(preset, "
+            "num_classes); a model saved with bertkit.save_model loads for predictions with "
+            "bertkit.load_model."
+        )
+    return model
 
 
 def build_classifier(
@@ -281,7 +347,7 @@ def build_classifier(
     preprocessor: str | os.PathLike | None = None,
     precision: str = "auto",
     text_pairs: bool = False,
-) -> tf_keras.Model:
+) -> TextClassifier:
     """Builds a classifier on raw strings with the chosen fine-tuning strategy.
 
     Args:
@@ -304,104 +370,15 @@ def build_classifier(
             special tokens.
 
     Returns:
-        A `tf_keras.Model` from `[batch]` strings (two of them with
-        `text_pairs=True`) to `[batch, num_classes]` logits,
-        with attributes `token_model` (same network on encoder inputs),
-        `feature_model` (encoder + pooling), `head` (dropout + logits),
-        `preset`, `strategy`, `pooling`, `seq_length`, `num_layers`, `precision`,
-        `text_pairs`.
+        A `TextClassifier` (its docstring lists the fields) from `[batch]` strings
+        (two of them with `text_pairs=True`) to `[batch, num_classes]` logits.
 
     Examples:
     >>> pair_model = build_classifier("tiny_random_en_uncased", 2, text_pairs=True)
     >>> pair_model([tf.constant(["a question"]), tf.constant(["an answer"])]).shape
     TensorShape([1, 2])
     """
-    if not isinstance(num_classes, int) or num_classes < 2:
-        raise ValueError(
-            f"num_classes must be >= 2. Received: num_classes={num_classes!r}. "
-            "For a single yes/no label use num_classes=2."
-        )
-    if pooling not in POOLINGS:
-        raise ValueError(
-            f"Unknown pooling. Received: pooling={pooling!r}. Use one of {list(POOLINGS)}."
-        )
-    if not 0.0 <= dropout < 1.0:
-        raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}.")
-    validate_seq_length(seq_length, text_pairs)
-    validate_strategy(strategy, None, unfreeze_top)
-    bk_precision.validate(precision)
-
-    encoder_dir, precision = bk_precision.select_encoder(
-        bk_hub.resolve(preset, names.ENCODER_DIR), precision
-    )
-    preprocessor_dir = bk_hub.resolve(
-        preprocessor if preprocessor is not None else preset, names.PREPROCESSOR_DIR
-    )
-    encoder_obj = bk_hub.load_saved_model(encoder_dir)  # loaded once, wrapped below
-    num_layers = count_transformer_layers(encoder_obj.variables)
-    validate_seq_length(seq_length, text_pairs, position_table_size(encoder_obj.variables))
-    validate_strategy(strategy, num_layers, unfreeze_top)
-    if strategy == "freeze":
-        encoder = hub.KerasLayer(encoder_obj, trainable=False, name="encoder")
-    else:
-        fn = trainable_filter(strategy, num_layers, unfreeze_top, pooling)
-        encoder = SubsetTrainableKerasLayer(encoder_obj, fn, name="encoder")
-    text_to_inputs = TextToEncoderInputs(
-        str(preprocessor_dir), seq_length, 2 if text_pairs else 1, name="preprocessor"
-    )
-    bk_hub.check_match(text_to_inputs.preprocessor, encoder_obj)
-
-    token_inputs = _encoder_inputs()
-    outputs = encoder(token_inputs)
-    if pooling == "mean":
-        features = MaskedMeanPooling(name="mean_pooling")(
-            outputs[names.SEQUENCE_OUTPUT], token_inputs[names.INPUT_MASK]
-        )
-    else:
-        features = outputs[names.POOLED_OUTPUT]
-    features = tf_keras.layers.Activation("linear", dtype="float32", name="to_float32")(features)
-    feature_model = tf_keras.Model(token_inputs, features, name="features")
-
-    head_input = tf_keras.Input(shape=(features.shape[-1],), dtype=tf.float32, name="features")
-    x = tf_keras.layers.Dropout(dropout, name="classifier_dropout")(head_input)
-    logits = tf_keras.layers.Dense(
-        num_classes,
-        kernel_initializer=tf_keras.initializers.TruncatedNormal(stddev=0.02),
-        name="logits",
-        dtype="float32",
-    )(x)
-    head = tf_keras.Model(head_input, logits, name="head")
-
-    token_model = tf_keras.Model(
-        token_inputs, head(feature_model(token_inputs)), name="bert_classifier_tokens"
-    )
-    if text_pairs:
-        text_input = [
-            tf_keras.Input(shape=(), dtype=tf.string, name="text_a"),
-            tf_keras.Input(shape=(), dtype=tf.string, name="text_b"),
-        ]
-    else:
-        text_input = tf_keras.Input(shape=(), dtype=tf.string, name="text")
-    model = tf_keras.Model(
-        text_input,
-        token_model(text_to_inputs(text_input)),
-        name="bert_pair_classifier" if text_pairs else "bert_classifier",
-    )
-    model.token_model = token_model
-    model.feature_model = feature_model
-    model.head = head
-    model.text_to_inputs = text_to_inputs
-    model.preset = os.fspath(preset)
-    model.strategy = strategy
-    model.pooling = pooling
-    model.seq_length = seq_length
-    model.num_layers = num_layers
-    model.precision = precision
-    model.text_pairs = bool(text_pairs)
-    model.unfreeze_top = (
-        unfreeze_top if strategy == "partial" else (num_layers if strategy == "full" else 0)
-    )
-    return model
+    return TextClassifier(**locals())  # every argument above, by name
 
 
 def count_parameters(model: tf_keras.Model) -> dict[str, int]:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 import tf_keras
 
-from bertkit import finetune, inputs, preflight
+from bertkit import classifier, finetune, inputs, preflight
 
 
 def nested_subsets(labels, fractions: Sequence[float], seed: int = 0) -> dict[float, np.ndarray]:
@@ -113,10 +113,10 @@ def fit_head(
     >>> len(result.history.history["loss"]), result.num_train_steps
     (3, 3)
     """
-    if getattr(model, "strategy", None) != "freeze":
+    if classifier.check_classifier(model).strategy != "freeze":
         raise ValueError(
             "fit_head trains the head of a frozen encoder. Received: "
-            f"strategy={getattr(model, 'strategy', None)!r}. Build the model with "
+            f"strategy={model.strategy!r}. Build the model with "
             "strategy='freeze', or use finetune.fit to train encoder weights."
         )
     config = config or finetune.TrainConfig.for_strategy("freeze")
@@ -132,7 +132,7 @@ def fit_head(
     optimizer, schedule = finetune.create_optimizer(
         config.learning_rate, steps, config.warmup_fraction, config.weight_decay
     )
-    if getattr(model, "precision", "float32") == "mixed_float16":
+    if model.precision == "mixed_float16":
         optimizer = tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
     val_data = None
     if validation is not None:

@@ -155,12 +155,7 @@ def _teacher_sources(teacher) -> tuple[object, Path, Path]:
     so its variables hold the model's current (e.g. fine-tuned) weights.
     """
     if isinstance(teacher, tf_keras.Model):
-        if not hasattr(teacher, "text_to_inputs"):
-            raise TypeError(
-                "The teacher model must come from bertkit.build_classifier. Received: "
-                f"{type(teacher).__name__} {teacher.name!r} without `text_to_inputs`. Pass a "
-                "build_classifier model, a preset name or a preset directory."
-            )
+        classifier.check_classifier(teacher, "teacher")
         encoder_layer = teacher.feature_model.get_layer("encoder")
         loaded = bk_hub._loaded(encoder_layer)
         encoder_dir = bk_hub.resolve(teacher.preset, names.ENCODER_DIR)
@@ -228,7 +223,8 @@ def make_student(
         metadata = {
             "format": "tfhub-bert",
             "source": "distill.make_student",
-            "teacher": str(getattr(teacher, "preset", teacher)),
+            # A classifier (checked by _teacher_sources) or a preset name / directory.
+            "teacher": str(teacher.preset if isinstance(teacher, tf_keras.Model) else teacher),
             "teacher_layers": teacher_layers,
             "student_layers": num_layers,
             "do_lower_case": do_lower_case,

@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from bertkit import _env, names, trust
+from bertkit import _env, classifier, names, trust
 from bertkit._atomic import Layout, atomic_dir
 from bertkit.data import LABELS_FILE, LabelEncoder, read_class_names
 from bertkit.inputs import PREDICT_BATCH_SIZE
@@ -146,7 +146,7 @@ def save_model(
     """Saves `model` (from `build_classifier`) with a raw-string serving signature.
 
     Args:
-        model: tf_keras.Model. A bertkit classifier.
+        model: classifier.TextClassifier. From `build_classifier`.
         directory: path. Model directory (written atomically).
         label_names: list of str. Class names in id order.
         info: optional dict. Extra facts stored in `bertkit_model.json`.
@@ -154,6 +154,7 @@ def save_model(
             model directory (`saved_model.pb`, `labels.json`, `bertkit_model.json` and
             nothing else of the user's); anything else is refused.
     """
+    classifier.check_classifier(model)
     label_names = [str(x) for x in label_names]
     repeated = sorted({n for n in label_names if label_names.count(n) > 1})
     if repeated:
@@ -177,8 +178,7 @@ def save_model(
             f"would be NaN. Received: {len(broken)} non-finite variables, e.g. {broken[0]!r}. "
             "Nothing was saved: train again with a lower learning rate."
         )
-    text_pairs = bool(getattr(model, "text_pairs", False))
-    module = (_PairServingModule if text_pairs else _ServingModule)(model, labels.classes)
+    module = (_PairServingModule if model.text_pairs else _ServingModule)(model, labels.classes)
     with atomic_dir(directory, overwrite=overwrite, layout=MODEL_LAYOUT) as tmp:
         tf.saved_model.save(module, str(tmp), signatures={SIGNATURE: module.serve})
         labels.save(tmp / LABELS_FILE)
@@ -192,11 +192,11 @@ def save_model(
                 "tensorflow": tf.__version__,
                 "tensorflow_text": tensorflow_text.__version__,
             },
-            "preset": getattr(model, "preset", None),
-            "strategy": getattr(model, "strategy", None),
-            "pooling": getattr(model, "pooling", None),
-            "seq_length": getattr(model, "seq_length", None),
-            **({"text_pairs": True} if text_pairs else {}),
+            "preset": model.preset,
+            "strategy": model.strategy,
+            "pooling": model.pooling,
+            "seq_length": model.seq_length,
+            **({"text_pairs": True} if model.text_pairs else {}),
             **(info or {}),
         }
         (tmp / INFO_FILE).write_text(json.dumps(facts, indent=2, default=str))

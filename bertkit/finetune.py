@@ -445,7 +445,7 @@ def fit(
             checkpoints.TrainingCheckpoint(checkpoint_dir, run_id, early_stopping, state)
         )
 
-    if getattr(model, "precision", "float32") == "mixed_float16":
+    if model.precision == "mixed_float16":
         optimizer = tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
     trained.compile(
         optimizer=optimizer, loss=loss(), metrics=["accuracy"], jit_compile=config.jit_compile

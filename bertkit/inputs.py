@@ -21,7 +21,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
-from bertkit import names
+from bertkit import classifier, names
+from bertkit.layers import TextToEncoderInputs
 
 
 @dataclasses.dataclass
@@ -92,7 +93,7 @@ def encode_texts(model, texts, batch_size: int = 256) -> EncodedTexts:
         texts: list of str.
         batch_size: int. Texts tokenized per call.
     """
-    text_to_inputs = getattr(model, "text_to_inputs", model)
+    text_to_inputs = _text_to_inputs(model)
     texts = check_texts(texts)
     seq_length = text_to_inputs.seq_length
     tokenize_fn = _cached_function(
@@ -203,9 +204,10 @@ def check_model_texts(model, texts):
     """`texts` in the form `model` takes: a `TextPairs` for a pair model, else a list of str.
 
     Raises a clear error when a single-text model gets pairs or a pair model
-    gets single texts.
+    gets single texts. `model` is a `TextClassifier`, or a `preflight.PlannedModel`
+    before it is built (`encode_for_model` and `preflight.check_examples` check which).
     """
-    pair_model = bool(getattr(model, "text_pairs", False))
+    pair_model = model.text_pairs
     if pair_model and not is_pairs(texts):
         if hasattr(texts, "__len__") and len(texts) == 0:
             return TextPairs([], [])
@@ -243,9 +245,9 @@ def encode_pairs(model, texts_a, texts_b, batch_size: int = 256) -> EncodedTexts
     >>> encode_pairs(model, ["a"], ["b"]).type_ids[0, :5].tolist()  # doctest: +SKIP
     [0, 0, 0, 1, 1]
     """
-    text_to_inputs = getattr(model, "text_to_inputs", model)
+    text_to_inputs = _text_to_inputs(model)
     pairs = TextPairs(texts_a, texts_b)
-    if getattr(text_to_inputs, "num_segments", 1) != 2:
+    if text_to_inputs.num_segments != 2:
         raise ValueError(
             "encode_pairs needs a sentence-pair model. Received: a single-text model "
             "(num_segments=1). Build it with build_classifier(..., text_pairs=True), or use "
@@ -283,7 +285,7 @@ def encode_for_model(model, texts, batch_size: int = 256) -> EncodedTexts:
         texts: list of str, or (pair models) a `TextPairs` / list of `(a, b)` tuples.
         batch_size: int. Texts tokenized per call.
     """
-    texts = check_model_texts(model, texts)
+    texts = check_model_texts(classifier.check_classifier(model), texts)
     if isinstance(texts, TextPairs):
         return encode_pairs(model, texts.texts_a, texts.texts_b, batch_size)
     return encode_texts(model, texts, batch_size)
@@ -299,6 +301,13 @@ PREDICT_BATCH_SIZE = 32
 TEXT_SIGNATURE = [tf.TensorSpec([None], tf.string)]
 PAIR_SIGNATURE = [tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.string)]
 TOKENS_SIGNATURE = [{name: tf.TensorSpec([None, None], tf.int32) for name in names.ENCODER_INPUTS}]
+
+
+def _text_to_inputs(model) -> TextToEncoderInputs:
+    """`model` if it is a `TextToEncoderInputs` layer, else the layer of the classifier `model`."""
+    if isinstance(model, TextToEncoderInputs):
+        return model
+    return classifier.check_classifier(model).text_to_inputs
 
 
 def _cached_function(owner, attribute: str, python_function, input_signature):

@@ -53,8 +53,9 @@ import tf_keras
 from bertkit import finetune, inputs, names, preflight, tokens
 from bertkit import hub as bk_hub
 from bertkit._atomic import atomic_dir, check_output
-from bertkit.classifier import DEFAULT_SEQ_LENGTH, TextToEncoderInputs
+from bertkit.classifier import DEFAULT_SEQ_LENGTH
 from bertkit.converter import PRESET_LAYOUT
+from bertkit.layers import TextToEncoderInputs
 from bertkit.presets import DEFAULT_PRESET
 
 # Pre-training feature names (tf-models' BERT pre-training convention).

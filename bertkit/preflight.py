@@ -21,7 +21,7 @@ import numbers
 import numpy as np
 import tf_keras
 
-from bertkit import inputs
+from bertkit import classifier, inputs
 
 _ENCODE_HINT = (
     "Encode class names with bertkit.data.LabelEncoder: encoder = LabelEncoder.fit(labels); "
@@ -170,6 +170,8 @@ def check_examples(model, texts, labels, name: str = "Training"):
     Returns:
         `(texts, label_ids)`: texts as a list (or `TextPairs`), label ids as int32.
     """
+    if not isinstance(model, PlannedModel):
+        classifier.check_classifier(model)
     texts = inputs.check_model_texts(model, texts)
     return texts, check_label_ids(labels, texts, int(model.output_shape[-1]), name)
 

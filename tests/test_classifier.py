@@ -1,14 +1,16 @@
 """Strategies freeze exactly what they say; cached features equal training through the encoder."""
 
 import contextlib
+import inspect
 import io
 import re
 
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras
 
-from bertkit import classifier, finetune, presets
+from bertkit import classifier, curves, distill, export, finetune, inputs, presets
 from bertkit.local_presets import tiny_vocabulary
 
 TEXTS = [
@@ -52,6 +54,8 @@ def test_strategy_trains_exactly_its_variables(tiny_dir, strategy, pooling, unfr
         pooling=pooling,
         dropout=0.0,
     )
+    assert (model.strategy, model.pooling, model.num_layers) == (strategy, pooling, LAYERS)
+    assert model.unfreeze_top == {"freeze": 0, "partial": 1, "full": LAYERS}[strategy]
     trainable_ids = {id(v) for v in model.trainable_weights}
     names = {v.name for v in model.trainable_weights}
     # What each strategy must expose to the optimizer:
@@ -153,6 +157,67 @@ def test_bad_arguments_are_clear_errors(tiny_dir, kwargs, message):
     args = dict(num_classes=2) | kwargs
     with pytest.raises(ValueError, match=message):
         classifier.build_classifier(presets.TINY_PRESET, **args)
+
+
+def test_the_config_rebuilds_an_equal_model(tiny_dir):
+    model = classifier.build_classifier(
+        presets.TINY_PRESET, 3, "partial", 1, "pooled", dropout=0.2, seq_length=16
+    )
+    config = model.get_config()
+    assert model.precision in ("float32", "mixed_bfloat16")  # "auto", resolved
+    assert config == {
+        "preset": presets.TINY_PRESET,
+        "num_classes": 3,
+        "strategy": "partial",
+        "unfreeze_top": 1,
+        "pooling": "pooled",
+        "dropout": 0.2,
+        "seq_length": 16,
+        "preprocessor": None,
+        "precision": model.precision,
+        "text_pairs": False,
+        "name": "bert_classifier",
+    }
+    assert tf_keras.saving.get_registered_object("bertkit>TextClassifier") is type(model)
+    rebuilt = classifier.TextClassifier.from_config(config)
+    assert isinstance(rebuilt, classifier.TextClassifier)
+    assert rebuilt.get_config() == config and rebuilt.text_to_inputs.seq_length == 16
+    probe = tf.constant(["the job is good", "i hate my job"])
+    assert not np.allclose(rebuilt(probe), model(probe))  # a new head, until the weights are copied
+    rebuilt.set_weights(model.get_weights())
+    np.testing.assert_allclose(rebuilt(probe), model(probe), rtol=1e-6)
+
+
+def test_build_classifier_takes_the_arguments_of_the_class():
+    def arguments(function, skip=()):
+        parameters = inspect.signature(function).parameters.values()
+        return [(p.name, p.default) for p in parameters if p.name not in skip]
+
+    init = arguments(classifier.TextClassifier.__init__, skip=("self", "name"))
+    assert arguments(classifier.build_classifier) == init
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda model, tmp: export.save_model(model, tmp / "model", ["a", "b"]),
+        lambda model, tmp: finetune.fit(model, ["a", "b"], [0, 1]),
+        lambda model, tmp: curves.fit_head(model, np.zeros((2, 4), np.float32), [0, 1]),
+        lambda model, tmp: inputs.encode_texts(model, ["a"]),
+        lambda model, tmp: inputs.encode_for_model(model, ["a"]),
+        lambda model, tmp: distill.make_student(model, 1, tmp / "student"),
+    ],
+    ids=["save_model", "fit", "fit_head", "encode_texts", "encode_for_model", "make_student"],
+)
+def test_a_model_not_from_build_classifier_is_a_clear_error(call, tmp_path):
+    model = tf_keras.Sequential([tf_keras.layers.Dense(2)], name="mine")
+    with pytest.raises(
+        TypeError,
+        match=r"Expected a bertkit classifier \(bertkit.build_classifier\). "
+        r"Received: (model|teacher)=Sequential 'mine'. Build it with",
+    ):
+        call(model, tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_batch_size_must_be_positive(tiny_dir):
