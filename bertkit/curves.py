@@ -14,13 +14,11 @@ Examples:
 from __future__ import annotations
 
 import numbers
-import time
 from collections.abc import Sequence
 
 import numpy as np
-import tf_keras
 
-from bertkit import classifier, finetune, inputs, preflight
+from bertkit import classifier, finetune, preflight, training_loop
 
 
 def nested_subsets(labels, fractions: Sequence[float], seed: int = 0) -> dict[float, np.ndarray]:
@@ -85,8 +83,9 @@ def fit_head(
     """Trains a frozen-encoder classifier's head on precomputed features, as `finetune.fit` does.
 
     This is `finetune.fit`'s fast path for `strategy="freeze"` with the encoder
-    pass left out: same optimizer, schedule, class weights, shuffling, dropout
-    and early stopping, so with the same `config` the history is the same as
+    pass left out: the same training loop (`bertkit.training_loop.run`), so the
+    same optimizer, schedule, class weights, shuffling, dropout, early stopping
+    and micro-batches. With the same `config` the history is the same as
     `fit` on the texts the features came from. The head keeps training from
     its current weights; reset them with `model.head.set_weights(...)` between
     runs.
@@ -108,7 +107,7 @@ def fit_head(
     Examples:
     >>> import bertkit
     >>> model = bertkit.build_classifier("tiny_random_en_uncased", 2, "freeze")
-    >>> feats = finetune.compute_features(model, inputs.encode_texts(model, ["good", "bad"]))
+    >>> feats = finetune.compute_features(model, bertkit.inputs.encode_texts(model, ["good", "bad"]))
     >>> result = fit_head(model, feats, [1, 0], config=finetune.TrainConfig(epochs=3))
     >>> len(result.history.history["loss"]), result.num_train_steps
     (3, 3)
@@ -121,64 +120,38 @@ def fit_head(
         )
     config = config or finetune.TrainConfig.for_strategy("freeze")
     config.validate()
-    finetune.set_seed(config.seed, config.deterministic)
     features, labels = _check_features(model, features, labels, "Training")
     class_weight = (
         finetune.balanced_class_weights(labels, model.head.output_shape[-1])
         if config.class_weight
         else None
     )
-    steps = inputs.steps_per_epoch(len(labels), config.batch_size) * config.epochs
-    optimizer, schedule = finetune.create_optimizer(
-        config.learning_rate, steps, config.warmup_fraction, config.weight_decay
-    )
-    if model.precision == "mixed_float16":
-        optimizer = tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
     val_data = None
     if validation is not None:
         val_features, val_labels = _check_features(
             model, *preflight.split_validation(validation), "Validation"
         )
-    timer = finetune.EpochTimer()
-    callbacks = [preflight.StopOnNonFiniteLoss(config.learning_rate), timer, *(callbacks or [])]
-    if validation is not None:
         val_data = finetune.feature_dataset(val_features, val_labels, 64, None)
-        if config.early_stopping_patience is not None:
-            callbacks.append(
-                tf_keras.callbacks.EarlyStopping(
-                    monitor="val_loss",
-                    patience=config.early_stopping_patience,
-                    restore_best_weights=True,
-                )
-            )
-    seed = config.seed if config.shuffle else None
-    train_ds = finetune.feature_dataset(features, labels, config.batch_size, seed, 0, config.epochs)
-    model.head.compile(
-        optimizer=optimizer,
-        loss=finetune.loss(),
+
+    def train_data(initial_epoch: int):
+        seed = config.seed if config.shuffle else None
+        return finetune.feature_dataset(
+            features, labels, config.batch_size, seed, initial_epoch, config.epochs
+        )
+
+    return training_loop.run(
+        model.head,
+        train_data,
+        len(labels),
+        config,
+        finetune.loss(),
         metrics=["accuracy"],
-        jit_compile=config.jit_compile,
-    )
-    start = time.perf_counter()
-    history = model.head.fit(
-        train_ds,
         validation_data=val_data,
-        epochs=config.epochs,
-        steps_per_epoch=inputs.steps_per_epoch(len(labels), config.batch_size)
-        if config.shuffle
-        else None,
         class_weight=class_weight,
+        epochs_in_data=config.shuffle,
+        precision=model.precision,
         callbacks=callbacks,
         verbose=verbose,
-    )
-    return finetune.FitResult(
-        history=history,
-        schedule=schedule,
-        train_seconds=time.perf_counter() - start,
-        epoch_seconds=timer.epoch_seconds,
-        num_train_steps=steps,
-        real_tokens_per_epoch=None,
-        num_truncated=None,
     )
 
 

@@ -56,7 +56,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from bertkit import classifier, converter, finetune, inputs, names, preflight
+from bertkit import classifier, converter, finetune, inputs, names, preflight, training_loop
 from bertkit import hub as bk_hub
 from bertkit._atomic import atomic_dir, check_output
 
@@ -406,9 +406,11 @@ def distill(
             Its `val_loss` is the same distillation loss (drives early stopping).
         temperature: float. Softmax temperature T of the soft term (> 0).
         alpha: float. Weight of the soft term in [0, 1]; 0 = hard labels only (no teacher needed).
-        config: TrainConfig. Epochs, learning rate, batch size, class weights, seed... as in
-            `finetune.fit` (the freeze fast path is not used: the student trains end to end
-            on tokens). Balanced class weights scale each example's whole loss, as Keras does.
+        config: TrainConfig. Epochs, learning rate, batch size, class weights, seed,
+            `micro_batch_size`... as in `finetune.fit`, through the same training loop
+            (`bertkit.training_loop.run`; a mixed_float16 student gets loss scaling). The
+            freeze fast path is not used: the student trains end to end on tokens. Balanced
+            class weights scale each example's whole loss, as Keras does.
         verbose: int. Keras verbosity.
         callbacks: optional list. Extra Keras callbacks.
 
@@ -429,7 +431,6 @@ def distill(
         )
     config = config or finetune.TrainConfig()
     config.validate()
-    finetune.set_seed(config.seed, config.deterministic)
     num_classes = int(student.output_shape[-1])
     train_texts, labels = preflight.check_examples(student, train_texts, train_labels)
     if validation is not None:
@@ -468,60 +469,44 @@ def distill(
         weights = finetune.balanced_class_weights(labels, num_classes)
         sample_weights = np.array([weights[int(c)] for c in labels], np.float32)
     multiple = inputs.XLA_LENGTH_MULTIPLE if config.jit_compile else 1
-    train_ds = _targets_dataset(
-        encoded,
-        pack_targets(labels, train_teacher),
-        config.batch_size,
-        shuffle=config.shuffle,
-        seed=config.seed,
-        bucket=config.bucket,
-        sample_weights=sample_weights,
-        length_multiple=multiple,
-    )
+    targets = pack_targets(labels, train_teacher)
+
+    def train_data(initial_epoch: int) -> tf.data.Dataset:
+        return _targets_dataset(
+            encoded,
+            targets,
+            config.batch_size,
+            shuffle=config.shuffle,
+            seed=config.seed,
+            bucket=config.bucket,
+            sample_weights=sample_weights,
+            length_multiple=multiple,
+        )
+
     val_data = None
     if val_pack is not None:
         val_encoded = inputs.encode_texts(student, val_pack[0])
         val_data = _targets_dataset(
             val_encoded, val_pack[1], 64, False, 0, False, length_multiple=multiple
         )
-
-    steps = inputs.steps_per_epoch(len(labels), config.batch_size) * config.epochs
-    optimizer, schedule = finetune.create_optimizer(
-        config.learning_rate, steps, config.warmup_fraction, config.weight_decay
-    )
-    timer = finetune.EpochTimer()
-    all_callbacks = [preflight.StopOnNonFiniteLoss(config.learning_rate), timer, *(callbacks or [])]
-    if val_data is not None and config.early_stopping_patience is not None:
-        all_callbacks.append(
-            tf_keras.callbacks.EarlyStopping(
-                monitor="val_loss",
-                patience=config.early_stopping_patience,
-                restore_best_weights=True,
-            )
-        )
-    trained = student.token_model
-    trained.compile(
-        optimizer=optimizer,
-        loss=DistillationLoss(temperature, alpha),
+    result = training_loop.run(
+        student.token_model,
+        train_data,
+        len(labels),
+        config,
+        DistillationLoss(temperature, alpha),
         metrics=[tf_keras.metrics.MeanMetricWrapper(hard_label_accuracy, name="accuracy")],
-        jit_compile=config.jit_compile,
-    )
-    fit_start = time.perf_counter()
-    history = trained.fit(
-        train_ds,
         validation_data=val_data,
-        epochs=config.epochs,
-        callbacks=all_callbacks,
+        precision=student.precision,
+        callbacks=callbacks,
         verbose=verbose,
     )
     return DistillResult(
-        history=history,
-        schedule=schedule,
-        train_seconds=time.perf_counter() - fit_start,
-        epoch_seconds=timer.epoch_seconds,
-        num_train_steps=steps,
-        real_tokens_per_epoch=encoded.real_tokens(),
-        num_truncated=encoded.num_truncated,
+        **{
+            **vars(result),
+            "real_tokens_per_epoch": encoded.real_tokens(),
+            "num_truncated": encoded.num_truncated,
+        },
         temperature=float(temperature),
         alpha=float(alpha),
         teacher_seconds=teacher_seconds,

@@ -2,9 +2,10 @@
 
 bertkit does not have its own distributed loop. A classifier built inside
 `strategy.scope()` has its variables (encoder included) created by that
-strategy, and `finetune.fit` compiles and trains it with Keras's own
-`Model.fit`, which splits every global batch across the replicas and
-all-reduces the gradients:
+strategy; `finetune.fit` (like every bertkit trainer, through
+`bertkit.training_loop.run`) creates the optimizer and compiles in that
+strategy's scope and trains with Keras's own `Model.fit`, which splits every
+global batch across the replicas and all-reduces the gradients:
 
     strategy = distribute.make_strategy("mirrored")
     with strategy.scope():

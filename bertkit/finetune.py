@@ -1,8 +1,9 @@
-"""Train a classifier: AdamW with linear warmup and decay, class weights, early stopping, checkpoints.
+"""Train a classifier: `TrainConfig`, class weights, and `fit` on texts.
 
-The optimizer is tf-models' BERT recipe (`official.nlp.optimization`):
-AdamW (no weight decay on LayerNorm and bias), learning rate rising linearly
-over the first `warmup_fraction` of the steps, then falling linearly to zero.
+`fit` trains through `bertkit.training_loop.run`, as every bertkit trainer
+does: AdamW (no weight decay on LayerNorm and bias) with the learning rate
+rising linearly over the first `warmup_fraction` of the steps, then falling
+linearly to zero; early stopping, checkpoints, loss scaling and micro-batches.
 
 `fit` tokenizes once (`bertkit.inputs`), trains on dynamically padded
 batches, and for `strategy="freeze"` takes the fast path: the frozen encoder
@@ -18,16 +19,22 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 
 import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from bertkit import accumulation, checkpoints, inputs, preflight
+from bertkit import accumulation, checkpoints, inputs, preflight, training_loop
 
-NO_DECAY = ["LayerNorm", "layer_norm", "bias"]
-
+# The optimizer, the seed and the run's result belong to the training loop; named here
+# too, where fine-tuning code has always found them.
+from bertkit.training_loop import (  # noqa: F401
+    EpochTimer,
+    FitResult,
+    LinearWarmupDecay,
+    create_optimizer,
+    set_seed,
+)
 
 # Per-strategy defaults, measured on the bundled drug reviews (README "Results").
 STRATEGY_DEFAULTS = {
@@ -162,67 +169,6 @@ def _is_int(value) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
-class LinearWarmupDecay(tf_keras.optimizers.schedules.LearningRateSchedule):
-    """Learning rate rising linearly from 0 to `peak` over the warmup steps, then linearly to 0.
-
-    Unlike BERT's original schedule (decay computed from step 0, so the peak is
-    never reached), the decay starts where the warmup ends.
-
-    Examples:
-    >>> schedule = LinearWarmupDecay(1e-4, total_steps=10, warmup_fraction=0.2)
-    >>> [round(float(schedule(s)), 7) for s in (0, 1, 2, 6, 10)]
-    [0.0, 5e-05, 0.0001, 5e-05, 0.0]
-    """
-
-    def __init__(self, peak: float, total_steps: int, warmup_fraction: float = 0.1):
-        super().__init__()
-        self.peak = float(peak)
-        self.total_steps = max(int(total_steps), 1)
-        self.warmup_steps = int(round(warmup_fraction * self.total_steps))
-
-    def __call__(self, step):
-        step = tf.cast(step, tf.float32)
-        warmup = tf.cast(self.warmup_steps, tf.float32)
-        total = tf.cast(self.total_steps, tf.float32)
-        rising = self.peak * step / tf.maximum(warmup, 1.0)
-        falling = self.peak * tf.maximum(total - step, 0.0) / tf.maximum(total - warmup, 1.0)
-        return tf.where(step < warmup, rising, falling)
-
-    def get_config(self):
-        return {
-            "peak": self.peak,
-            "total_steps": self.total_steps,
-            "warmup_fraction": self.warmup_steps / self.total_steps,
-        }
-
-
-def create_optimizer(
-    learning_rate: float,
-    num_train_steps: int,
-    warmup_fraction: float = 0.1,
-    weight_decay: float = 0.01,
-):
-    """Returns `(optimizer, schedule)`: AdamW + linear warmup then linear decay to zero.
-
-    Examples:
-    >>> _, schedule = create_optimizer(1e-4, num_train_steps=100, warmup_fraction=0.1)
-    >>> [round(float(schedule(s)), 6) for s in (0, 5, 10, 55, 100)]
-    [0.0, 5e-05, 0.0001, 5e-05, 0.0]
-    """
-    from official.nlp import optimization
-
-    schedule = LinearWarmupDecay(learning_rate, num_train_steps, warmup_fraction)
-    optimizer = optimization.AdamWeightDecay(
-        learning_rate=schedule,
-        weight_decay_rate=weight_decay,
-        beta_1=0.9,
-        beta_2=0.999,
-        epsilon=1e-6,
-        exclude_from_weight_decay=NO_DECAY,
-    )
-    return optimizer, schedule
-
-
 def balanced_class_weights(label_ids, num_classes: int) -> dict[int, float]:
     """`n / (k * count_c)` per class, as scikit-learn's "balanced"; absent classes get 1.0.
 
@@ -237,25 +183,6 @@ def balanced_class_weights(label_ids, num_classes: int) -> dict[int, float]:
     }
 
 
-def set_seed(seed: int, deterministic: bool = False) -> None:
-    """Seeds Python, NumPy and TensorFlow; optionally makes TensorFlow ops deterministic.
-
-    What is reproducible: on CPU, with the same seed, data and bertkit-built
-    encoder (its dropout ops carry a fixed graph seed), training gives the same
-    metrics run after run; with `deterministic=True` they are bit-identical.
-    Encoders downloaded from TF Hub may contain unseeded dropout ops: they vary
-    from process to process, and op determinism rejects them. On GPUs, some
-    kernels (e.g. atomics in reductions, cuDNN autotuning) are nondeterministic
-    unless op determinism is on, which costs speed.
-
-    Examples:
-    >>> set_seed(0)
-    """
-    tf_keras.utils.set_random_seed(seed)
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()
-
-
 def loss():
     """The classification loss: sparse categorical cross-entropy on float32 logits.
 
@@ -264,23 +191,6 @@ def loss():
     0.12692804634571075
     """
     return tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-
-class EpochTimer(tf_keras.callbacks.Callback):
-    """Keras callback recording the wall time of each epoch in `epoch_seconds`."""
-
-    def __init__(self):
-        super().__init__()
-        self.epoch_seconds = []  # stays empty when no epoch runs (e.g. a finished run resumed)
-
-    def on_train_begin(self, logs=None):
-        self.epoch_seconds = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epoch_seconds.append(time.perf_counter() - self._epoch_start)
 
 
 def compute_features(
@@ -299,20 +209,6 @@ def compute_features(
         if len(encoded)
         else np.zeros((0, model.feature_model.output_shape[-1]), np.float32)
     )
-
-
-@dataclasses.dataclass
-class FitResult:
-    """What `fit` did: Keras History, the LR schedule, timings and token counts."""
-
-    history: tf_keras.callbacks.History
-    schedule: object
-    train_seconds: float
-    epoch_seconds: list
-    num_train_steps: int
-    real_tokens_per_epoch: int
-    num_truncated: int
-    initial_epoch: int = 0
 
 
 def fit(
@@ -365,20 +261,15 @@ def fit(
         val_texts, val_labels = preflight.check_examples(
             model, *preflight.split_validation(validation), name="Validation"
         )
-    set_seed(config.seed, config.deterministic)
     num_classes = int(model.output_shape[-1])
     encoded = inputs.encode_for_model(model, train_texts)
     class_weight = balanced_class_weights(labels, num_classes) if config.class_weight else None
-    steps = inputs.steps_per_epoch(len(labels), config.batch_size) * config.epochs
-    optimizer, schedule = create_optimizer(
-        config.learning_rate, steps, config.warmup_fraction, config.weight_decay
-    )
     val_data = None
     if validation is not None:
         val_encoded = inputs.encode_for_model(model, val_texts)
 
-    shuffle_seed = config.seed if config.shuffle else None
-    if model.strategy == "freeze" and config.cache_features:
+    cached = model.strategy == "freeze" and config.cache_features
+    if cached:
         trained = model.head
         features = compute_features(model, encoded)
         if validation is not None:
@@ -390,7 +281,25 @@ def fit(
                 val_encoded, val_labels, batch_size=inputs.PREDICT_BATCH_SIZE
             )
 
-    state, run_id = None, None
+    def train_data(initial_epoch: int) -> tf.data.Dataset:
+        if cached:
+            seed = config.seed if config.shuffle else None
+            return feature_dataset(
+                features, labels, config.batch_size, seed, initial_epoch, config.epochs
+            )
+        return inputs.make_dataset(
+            encoded,
+            labels,
+            config.batch_size,
+            shuffle=config.shuffle,
+            seed=config.seed,
+            bucket=config.bucket,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            length_multiple=inputs.XLA_LENGTH_MULTIPLE if config.jit_compile else 1,
+        )
+
+    run_id = None
     if checkpoint_dir is not None:
         run_id = checkpoints.fingerprint(
             data=checkpoints.texts_digest(train_texts, labels),
@@ -403,93 +312,25 @@ def fit(
             seq_length=model.seq_length,
             trained=[(v.name, v.shape.as_list()) for v in trained.trainable_variables],
         )
-        if not resume:
-            checkpoints.clear(checkpoint_dir)
-        state = checkpoints.load_state(checkpoint_dir, run_id)
-    initial_epoch = state.epoch if state else 0
-    if state is not None and verbose:
-        checkpoints.announce_resume(state, config.epochs, checkpoint_dir)
-
-    if model.strategy == "freeze" and config.cache_features:
-        train_ds = feature_dataset(
-            features, labels, config.batch_size, shuffle_seed, initial_epoch, config.epochs
-        )
-    else:
-        train_ds = inputs.make_dataset(
-            encoded,
-            labels,
-            config.batch_size,
-            shuffle=config.shuffle,
-            seed=config.seed,
-            bucket=config.bucket,
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            length_multiple=inputs.XLA_LENGTH_MULTIPLE if config.jit_compile else 1,
-        )
-
-    timer = EpochTimer()
-    # First: a diverged batch raises before checkpoints or early stopping see its weights.
-    all_callbacks = [preflight.StopOnNonFiniteLoss(config.learning_rate), timer, *(callbacks or [])]
-    early_stopping = None
-    if validation is not None and config.early_stopping_patience is not None:
-        early_stopping = checkpoints.ResumableEarlyStopping(
-            monitor="val_loss",
-            patience=config.early_stopping_patience,
-            restore_best_weights=True,
-            resume_from=state.early_stopping if state else None,
-            best_weights=checkpoints.load_best_weights(checkpoint_dir) if state else None,
-        )
-        all_callbacks.append(early_stopping)
-    if checkpoint_dir is not None:
-        all_callbacks.append(
-            checkpoints.TrainingCheckpoint(checkpoint_dir, run_id, early_stopping, state)
-        )
-
-    if model.precision == "mixed_float16":
-        optimizer = tf_keras.mixed_precision.LossScaleOptimizer(optimizer)
-    trained.compile(
-        optimizer=optimizer, loss=loss(), metrics=["accuracy"], jit_compile=config.jit_compile
+    result = training_loop.run(
+        trained,
+        train_data,
+        len(labels),
+        config,
+        loss(),
+        metrics=["accuracy"],
+        validation_data=val_data,
+        class_weight=class_weight,
+        epochs_in_data=config.shuffle,
+        precision=model.precision,
+        callbacks=callbacks,
+        verbose=verbose,
+        checkpoint_dir=checkpoint_dir,
+        run_id=run_id,
+        resume=resume,
     )
-    accumulation.install(trained, config.micro_batch_size)
-    if state is not None:
-        checkpoints.restore(checkpoint_dir, state, trained, optimizer)
-    start = time.perf_counter()
-    steps_each = inputs.steps_per_epoch(len(labels), config.batch_size)
-    if initial_epoch < config.epochs and not (state and state.stopped):
-        try:
-            history = trained.fit(
-                train_ds,
-                validation_data=val_data,
-                epochs=config.epochs,
-                initial_epoch=initial_epoch,
-                steps_per_epoch=steps_each if config.shuffle else None,
-                class_weight=class_weight,
-                callbacks=all_callbacks,
-                verbose=verbose,
-            )
-        finally:  # later fits of the same model train on whole batches again
-            accumulation.uninstall(trained)
-    else:  # everything was trained before the interruption
-        history = tf_keras.callbacks.History()
-        history.history = {}
-        best = checkpoints.load_best_weights(checkpoint_dir)
-        if early_stopping is not None and best is not None:
-            trained.set_weights(best)
-    if state is not None:  # the epochs run by earlier processes come first
-        merged = {k: list(v) for k, v in state.history.items()}
-        for key, values in history.history.items():
-            merged.setdefault(key, []).extend(values)
-        history.history = merged
-        history.epoch = list(range(len(next(iter(merged.values()), []))))
-    return FitResult(
-        history=history,
-        schedule=schedule,
-        train_seconds=time.perf_counter() - start,
-        epoch_seconds=timer.epoch_seconds,
-        num_train_steps=steps,
-        real_tokens_per_epoch=encoded.real_tokens(),
-        num_truncated=encoded.num_truncated,
-        initial_epoch=initial_epoch,
+    return dataclasses.replace(
+        result, real_tokens_per_epoch=encoded.real_tokens(), num_truncated=encoded.num_truncated
     )
 
 

@@ -102,7 +102,12 @@ def default_model_source() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "model"
 
 
-def _build_tiny(out: Path, overwrite: bool = False, dropout: bool = True) -> None:
+def _build_tiny(
+    out: Path,
+    overwrite: bool = False,
+    dropout: bool = True,
+    variants: tuple[str, ...] = precision.DEFAULT_VARIANTS,
+) -> None:
     config = {
         "vocab_size": TINY_VOCAB_SIZE,
         "hidden_size": 32,
@@ -118,14 +123,14 @@ def _build_tiny(out: Path, overwrite: bool = False, dropout: bool = True) -> Non
     with atomic_dir(out, overwrite=overwrite, layout=converter.PRESET_LAYOUT) as tmp:
         vocab_file = tmp / "vocab.txt"
         vocab_file.write_text("\n".join(tiny_vocabulary()) + "\n", encoding="utf-8")
-        converter.save_encoders(network, config, tmp, vocab_file, do_lower_case=True)
+        converter.save_encoders(network, config, tmp, vocab_file, True, variants)
         converter.save_preprocessor(tmp / names.PREPROCESSOR_DIR, vocab_file, do_lower_case=True)
         meta = {
             "format": "tfhub-bert",
             "format_version": converter.FORMAT_VERSION,
             "source": "random",
             "seed": TINY_SEED,
-            "variants": list(precision.DEFAULT_VARIANTS),
+            "variants": list(variants),
             "hf_config": config,
         }
         (tmp / converter.METADATA_FILE).write_text(json.dumps(meta, indent=2))

@@ -50,7 +50,7 @@ import tensorflow as tf
 import tensorflow_hub as hub
 import tf_keras
 
-from bertkit import finetune, inputs, names, preflight, tokens
+from bertkit import finetune, inputs, names, preflight, tokens, training_loop
 from bertkit import hub as bk_hub
 from bertkit._atomic import atomic_dir, check_output
 from bertkit.classifier import DEFAULT_SEQ_LENGTH
@@ -505,7 +505,8 @@ def train_mlm(
 ) -> dict:
     """Trains a `build_mlm_model` model on `texts`; returns its per-epoch history.
 
-    AdamW with linear warmup and decay (`bertkit.finetune.create_optimizer`); the
+    Trains through `bertkit.training_loop.run`, as every bertkit trainer does:
+    AdamW with linear warmup and decay, the NaN guard, the distribution strategy; the
     loss is the mean cross-entropy over the masked tokens, `masked_accuracy` the
     share of masked tokens predicted exactly (top-1).
 
@@ -514,7 +515,8 @@ def train_mlm(
     trains, and it takes a fast path (as `bertkit.finetune.fit` does for a frozen
     encoder): the frozen encoder reads `mask_rounds` differently masked copies of
     the texts once, in inference mode, and the head trains on the cached vectors at
-    the masked positions (`batch_size * 16` masked tokens per step).
+    the masked positions (`batch_size * 16` masked tokens per step, shuffled per
+    epoch as `finetune.feature_dataset` shuffles encoder features).
 
     Args:
         model: tf_keras.Model. From `build_mlm_model`.
@@ -527,7 +529,7 @@ def train_mlm(
         warmup_fraction, weight_decay: float. As `bertkit.finetune.TrainConfig`.
         mask_rounds: int. Masked copies of the texts for head-only training.
         seed: int. Seeds shuffling, masks and dropout.
-        verbose: int. Keras verbosity (head-only: 1 prints one line per epoch).
+        verbose: int. Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
 
     Returns:
         dict: `loss` and `masked_accuracy`, one value per epoch.
@@ -535,8 +537,6 @@ def train_mlm(
     texts = inputs.check_texts(texts)  # one string is not a corpus of characters
     if not texts:
         raise ValueError("train_mlm needs texts. Received: an empty list. Pass domain texts.")
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive integer. Received: epochs={epochs!r}.")
     if learning_rate is None:
         learning_rate = ENCODER_LEARNING_RATE if train_encoder else HEAD_LEARNING_RATE
     preflight.check_finite_number(
@@ -544,41 +544,63 @@ def train_mlm(
         "learning_rate",
         f"Try {ENCODER_LEARNING_RATE} with the encoder, {HEAD_LEARNING_RATE} for the head alone.",
     )
-    tf_keras.utils.set_random_seed(seed)
+    config = finetune.TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size if train_encoder else batch_size * 16,
+        learning_rate=learning_rate,
+        warmup_fraction=warmup_fraction,
+        weight_decay=weight_decay,
+        class_weight=None,
+        early_stopping_patience=None,
+        seed=seed,
+    )
+    config.validate()
+    finetune.set_seed(seed)  # before the masks of the head-only path are drawn
     model.encoder.trainable = train_encoder
     encoded = inputs.encode_texts(model.text_to_inputs, texts)
-    if not train_encoder:
-        hidden, labels = masked_vectors(model, encoded, rounds=mask_rounds, seed=seed)
-        return _train_head_on_vectors(
-            model.head,
-            hidden,
-            labels,
-            epochs,
-            learning_rate,
-            batch_size * 16,
-            warmup_fraction,
-            weight_decay,
-            seed,
-            verbose,
+    loss = tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    accuracy = tf_keras.metrics.SparseCategoricalAccuracy(name="masked_accuracy")
+    if train_encoder:
+        result = training_loop.run(
+            model,
+            lambda _: mlm_dataset(encoded, model.masking, batch_size, seed=seed, epochs=epochs),
+            len(texts),
+            config,
+            loss,
+            weighted_metrics=[accuracy],  # the loss weights leave out the unused slots
+            epochs_in_data=True,
+            verbose=verbose,
         )
-    steps_per_epoch = inputs.steps_per_epoch(len(texts), batch_size)
-    optimizer, _ = finetune.create_optimizer(
-        learning_rate, steps_per_epoch * epochs, warmup_fraction, weight_decay
-    )
-    model.compile(
-        optimizer=optimizer,
-        loss=tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        weighted_metrics=[tf_keras.metrics.SparseCategoricalAccuracy(name="masked_accuracy")],
-    )
-    ds = mlm_dataset(encoded, model.masking, batch_size, seed=seed, epochs=epochs)
-    history = model.fit(
-        ds,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        verbose=verbose,
-        callbacks=[preflight.StopOnNonFiniteLoss(learning_rate)],
-    )
-    return {k: [float(x) for x in v] for k, v in history.history.items()}
+    else:
+        hidden, ids = masked_vectors(model, encoded, rounds=mask_rounds, seed=seed)
+        result = training_loop.run(
+            _HeadOnVectors(model.head),
+            lambda first: finetune.feature_dataset(
+                hidden, ids, config.batch_size, seed, first, epochs
+            ),
+            len(ids),
+            config,
+            loss,
+            metrics=[accuracy],
+            epochs_in_data=True,
+            verbose=verbose,
+        )
+    return {k: [float(x) for x in v] for k, v in result.history.history.items()}
+
+
+class _HeadOnVectors(tf_keras.Model):
+    """`MLMHead.project` as a Keras model on encoder vectors `[batch, hidden]` (head-only path).
+
+    Its trainable weights are the head's own (the tied embeddings stay with the
+    encoder), so the training loop trains the head alone on cached vectors.
+    """
+
+    def __init__(self, head: MLMHead):
+        super().__init__(name="mlm_head_on_vectors")
+        self.head = head
+
+    def call(self, hidden):
+        return self.head.project(hidden[:, None, :])[:, 0, :]  # the head was built on [b, p, H]
 
 
 def masked_vectors(
@@ -612,59 +634,6 @@ def masked_vectors(
             hidden.append(vectors[used])
             ids.append(labels.numpy()[used])
     return np.concatenate(hidden), np.concatenate(ids).astype(np.int32)
-
-
-def _train_head_on_vectors(
-    head,
-    hidden,
-    labels,
-    epochs,
-    learning_rate,
-    batch_size,
-    warmup_fraction,
-    weight_decay,
-    seed,
-    verbose,
-) -> dict:
-    """Trains `head.project` on cached vectors with AdamW; returns per-epoch loss/accuracy."""
-    steps_per_epoch = inputs.steps_per_epoch(len(labels), batch_size)
-    optimizer, _ = finetune.create_optimizer(
-        learning_rate, steps_per_epoch * epochs, warmup_fraction, weight_decay
-    )
-    weights = head.trainable_weights
-    loss_fn = tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    @tf.function
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            logits = head.project(x[:, None, :])[:, 0, :]  # the head was built on [b, p, H]
-            loss = loss_fn(y, logits)
-        optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights, strict=True))
-        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(logits, -1, tf.int32), y), tf.float32))
-        return loss * tf.cast(tf.shape(y)[0], tf.float32), correct
-
-    ds = tf.data.Dataset.from_tensor_slices((hidden, labels))
-    ds = ds.shuffle(len(labels), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
-    history = {"loss": [], "masked_accuracy": []}
-    guard = preflight.StopOnNonFiniteLoss(learning_rate)  # the check every trainer makes
-    guard.set_model(head)
-    for epoch in range(epochs):
-        guard.on_epoch_begin(epoch)
-        total_loss = total_correct = 0.0
-        for batch, (x, y) in enumerate(ds):
-            loss, correct = step(x, y)
-            guard.on_train_batch_end(batch, {"loss": float(loss)})
-            total_loss += float(loss)
-            total_correct += float(correct)
-        history["loss"].append(total_loss / len(labels))
-        history["masked_accuracy"].append(total_correct / len(labels))
-        if verbose:
-            print(
-                f"head epoch {epoch + 1}/{epochs}: loss {history['loss'][-1]:.4f}, "
-                f"masked_accuracy {history['masked_accuracy'][-1]:.4f}",
-                flush=True,
-            )
-    return history
 
 
 def masked_accuracy(

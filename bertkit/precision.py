@@ -14,7 +14,8 @@ doubles matmul throughput.
   has that variant (bertkit-built presets and converted checkpoints do);
 - `"float32"` otherwise (encoders downloaded from TF Hub have no variant).
 
-`"mixed_float16"` is for GPUs (needs loss scaling, which `finetune.fit` adds);
+`"mixed_float16"` is for GPUs (needs loss scaling, which every bertkit trainer
+gets from `bertkit.training_loop`);
 build its variant with `bertkit convert --variants mixed_float16`.
 The classifier head and its logits always stay float32.
 

@@ -31,3 +31,12 @@ def default_dir() -> Path:
 def tiny_layers(tiny_dir):
     """(preprocessor, encoder) Keras layers of the tiny preset."""
     return bertkit.load(presets.TINY_PRESET)
+
+
+@pytest.fixture(scope="session")
+def no_dropout_dir(tmp_path_factory, tiny_dir) -> Path:
+    """The tiny preset without dropout (and with a mixed_float16 variant): training steps
+    are deterministic functions, so two ways of computing them can be compared."""
+    out = tmp_path_factory.mktemp("nodropout") / "tiny"
+    local_presets._build_tiny(out, dropout=False, variants=("mixed_bfloat16", "mixed_float16"))
+    return out

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bertkit import accumulation, classifier, finetune, local_presets
+from bertkit import accumulation, classifier, finetune
 
 TEXTS = [
     "stocks fell sharply today",
@@ -31,14 +31,6 @@ TEXTS = [
     "the striker was injured",
 ]
 LABELS = np.array([i % 3 for i in range(len(TEXTS))], dtype=np.int32)
-
-
-@pytest.fixture(scope="module")
-def no_dropout_dir(tmp_path_factory, tiny_dir):
-    """The tiny preset without dropout: training steps are deterministic functions."""
-    out = tmp_path_factory.mktemp("nodropout") / "tiny"
-    local_presets._build_tiny(out, dropout=False)
-    return out
 
 
 def _trained_weights(preset_dir, micro_batch_size, strategy="full", **overrides):

@@ -5,9 +5,12 @@ import math
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras
+from test_accumulation import LABELS as TOPIC_LABELS
+from test_accumulation import TEXTS as TOPIC_TEXTS
 
 import bertkit
-from bertkit import classifier, distill, finetune, names, presets
+from bertkit import accumulation, classifier, distill, finetune, names, presets
 from bertkit.local_presets import tiny_vocabulary
 
 TEXTS = [
@@ -217,3 +220,64 @@ def test_distill_stops_on_nan_loss_and_checks_labels_first(student_dir):
             alpha=0.5,
             config=finetune.TrainConfig(epochs=1, batch_size=16),
         )
+
+
+# ------------------------------------------------ the training loop's settings reach distillation
+
+
+def _distilled(preset_dir, micro_batch_size=None, precision="float32", **config):
+    """A 3-class student distilled for one epoch from fixed teacher logits (20 texts)."""
+    finetune.set_seed(0)
+    student = bertkit.build_classifier(
+        str(preset_dir), 3, "full", dropout=0.0, seq_length=16, precision=precision
+    )
+    teacher_logits = 2 * np.random.default_rng(0).normal(size=(len(TOPIC_TEXTS), 3))
+    config = finetune.TrainConfig(
+        **{
+            "epochs": 1,
+            "batch_size": 8,  # 20 examples: batches of 8, 8 and 4
+            "learning_rate": 1e-3,
+            "early_stopping_patience": None,
+            "micro_batch_size": micro_batch_size,
+            **config,
+        }
+    )
+    result = distill.distill(
+        student, TOPIC_TEXTS, TOPIC_LABELS, teacher_logits=teacher_logits, config=config
+    )
+    return student, result
+
+
+def test_distill_with_micro_batches_takes_the_whole_batch_steps(no_dropout_dir, monkeypatch):
+    whole, whole_result = _distilled(no_dropout_dir)
+    sizes = []
+    original = accumulation.micro_batch_train_step
+
+    def spy(model, size):
+        sizes.append(size)
+        return original(model, size)
+
+    monkeypatch.setattr(accumulation, "micro_batch_train_step", spy)
+    micro, micro_result = _distilled(no_dropout_dir, micro_batch_size=3)
+    assert sizes == [3]  # the batches really were split (micro-batches of 3, 3, 2 / 3, 1)
+    # Balanced class weights (sample weights in the batches) and soft targets included.
+    for got, want in zip(
+        micro.token_model.get_weights(), whole.token_model.get_weights(), strict=True
+    ):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=2e-5)
+    np.testing.assert_allclose(
+        micro_result.history.history["loss"], whole_result.history.history["loss"], rtol=1e-4
+    )
+
+
+def test_distill_under_mixed_float16_scales_the_loss(no_dropout_dir):
+    student, result = _distilled(
+        no_dropout_dir, micro_batch_size=4, precision="mixed_float16", epochs=4, learning_rate=1e-2
+    )
+    assert student.precision == "mixed_float16"
+    optimizer = student.token_model.optimizer
+    assert isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
+    assert float(optimizer.loss_scale) > 1
+    losses = result.history.history["loss"]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    assert all(np.isfinite(w).all() for w in student.token_model.get_weights())
