@@ -185,6 +185,43 @@ def drop_onednn_int64_noise() -> None:
     _INT64_NOISE_DROPPED = True
 
 
+class _DropMessage(logging.Filter):
+    def __init__(self, start: str):
+        super().__init__()
+        self.start = start
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.start)
+
+
+def save_keras_savedmodel(model, export_dir: str | os.PathLike) -> None:
+    """`model.save(export_dir)` as a Keras SavedModel, without tf_keras's false warning.
+
+    Saving a model that was never compiled makes tf_keras log "Compiled the loaded
+    model, but the compiled metrics have yet to be built" (its metric-building step
+    fails on the missing loss and says so at WARNING level). Nothing is wrong: these
+    models are saved for inference and fine-tuning, never compiled. Other warnings pass.
+
+    Examples:
+    >>> import tempfile, tf_keras
+    >>> inputs = tf_keras.Input(shape=(2,))
+    >>> model = tf_keras.Model(inputs, tf_keras.layers.Dense(1)(inputs))
+    >>> export_dir = tempfile.mkdtemp()
+    >>> save_keras_savedmodel(model, export_dir)
+    >>> sorted(os.listdir(export_dir))[-1]
+    'variables'
+    """
+    import tensorflow as tf
+
+    drop = _DropMessage("Compiled the loaded model, but the compiled metrics")
+    logger = tf.get_logger()
+    logger.addFilter(drop)
+    try:
+        model.save(str(export_dir), include_optimizer=False, save_format="tf")
+    finally:
+        logger.removeFilter(drop)
+
+
 def quiet_tensorflow(tf_module) -> None:
     """Silences TensorFlow's start-up noise that says nothing about the user's work.
 

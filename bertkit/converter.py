@@ -46,7 +46,6 @@ Examples:
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 from pathlib import Path
@@ -55,7 +54,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from bertkit import names, precision
+from bertkit import _env, names, precision
 from bertkit._atomic import Layout, atomic_dir, check_output
 
 DEFAULT_SEQ_LENGTH = 128
@@ -254,41 +253,7 @@ def save_encoder(
     # The encoder carries its vocabulary and casing so a preprocessor can be checked against it.
     core.vocab_file = tf.saved_model.Asset(str(vocab_file))
     core.do_lower_case = tf.Variable(do_lower_case, trainable=False, name="do_lower_case")
-    save_keras_savedmodel(core, export_dir)
-
-
-class _DropMessage(logging.Filter):
-    def __init__(self, start: str):
-        super().__init__()
-        self.start = start
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith(self.start)
-
-
-def save_keras_savedmodel(model: tf_keras.Model, export_dir: str | os.PathLike) -> None:
-    """`model.save(export_dir)` as a Keras SavedModel, without tf_keras's false warning.
-
-    Saving a model that was never compiled makes tf_keras log "Compiled the loaded
-    model, but the compiled metrics have yet to be built" (its metric-building step
-    fails on the missing loss and says so at WARNING level). Nothing is wrong: these
-    models are saved for inference and fine-tuning, never compiled. Other warnings pass.
-
-    Examples:
-    >>> inputs = tf_keras.Input(shape=(2,))
-    >>> model = tf_keras.Model(inputs, tf_keras.layers.Dense(1)(inputs))
-    >>> import tempfile; export_dir = tempfile.mkdtemp()
-    >>> save_keras_savedmodel(model, export_dir)
-    >>> sorted(p.name for p in Path(export_dir).iterdir())[-1]
-    'variables'
-    """
-    drop = _DropMessage("Compiled the loaded model, but the compiled metrics")
-    logger = tf.get_logger()
-    logger.addFilter(drop)
-    try:
-        model.save(str(export_dir), include_optimizer=False, save_format="tf")
-    finally:
-        logger.removeFilter(drop)
+    _env.save_keras_savedmodel(core, export_dir)
 
 
 def _check_variants(variants) -> tuple[str, ...]:
@@ -349,7 +314,7 @@ def save_preprocessor(
     )
     # Recorded like the encoder's, so `bertkit.load` can check casing.
     preprocessing.do_lower_case = tf.Variable(do_lower_case, trainable=False, name="do_lower_case")
-    save_keras_savedmodel(preprocessing, export_dir)
+    _env.save_keras_savedmodel(preprocessing, export_dir)
 
 
 def read_safetensors(path: str | os.PathLike) -> dict[str, np.ndarray]:

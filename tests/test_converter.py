@@ -218,7 +218,7 @@ def test_saving_an_uncompiled_encoder_logs_no_false_metrics_warning(tmp_path):
     import tensorflow as tf
     import tf_keras
 
-    from bertkit.converter import save_keras_savedmodel
+    from bertkit._env import save_keras_savedmodel
 
     records = []
     handler = logging.Handler()

@@ -22,6 +22,7 @@ import bertkit
 NO_EXAMPLES = {"bertkit.__main__", "bertkit.cli", "bertkit.names"}
 # Modules whose only examples are skipped, and why (their tests run the same calls).
 ONLY_SKIPPED = {
+    "bertkit.converter": "converts a Hugging Face checkpoint: ~30 s for the 6-layer default",
     "bertkit.demo": "fine-tunes the default preset three ways: minutes",
     "bertkit.litert_serve": "needs a .tflite export (tests/test_litert.py makes one)",
 }
