@@ -207,9 +207,9 @@ def memory_table(
     """`measure_training_memory` for every batch size x sequence length (one process each).
 
     Examples:
-    >>> rows = memory_table("tiny_random_en_uncased", (2, 4), (16,), steps=1)
+    >>> rows = memory_table("tiny_random_en_uncased", (2,), (16,), steps=1)  # 1 x 1: one process
     >>> [(r["batch_size"], r["seq_length"], r["status"]) for r in rows]
-    [(2, 16, 'ok'), (4, 16, 'ok')]
+    [(2, 16, 'ok')]
     """
     return [
         measure_training_memory(preset, batch_size=b, seq_length=s, **kwargs)
