@@ -3,7 +3,7 @@
 On the bundled drug reviews (600 train / 379 test; 10% of train held out,
 stratified, for early stopping):
 
-1. teacher: the 6-layer default preset, full fine-tuning (`finetune.fit`,
+1. teacher: the 6-layer default preset, full fine-tuning (`bertkit.fit`,
    `TrainConfig.for_strategy("full")`), trained once (seed 0);
 2. student: `distill.make_student(PRESET, k)` (the pretrained lower k layers,
    so both students start from the same weights), full fine-tuning with the same
@@ -44,7 +44,7 @@ def main() -> int:
     labelled = data.from_dataframe(train_df, "review", "label")
     train, val = data.stratified_split(labelled, training_job.VALIDATION_FRACTION, seed=0)
     test = data.from_dataframe(test_df, "review", "label")
-    labels = data.LabelEncoder.fit(train.labels)
+    labels = bertkit.LabelEncoder.fit(train.labels)
     y_train, y_val, y_test = (labels.encode(d.labels) for d in (train, val, test))
 
     def score(model, name, seed, seconds):
@@ -65,8 +65,8 @@ def main() -> int:
     start = time.perf_counter()
     rows = []
     teacher = bertkit.build_classifier(preset, labels.num_classes, "full")
-    config = finetune.TrainConfig.for_strategy("full", seed=0)
-    fitted = finetune.fit(teacher, train.texts, y_train, (val.texts, y_val), config, verbose=0)
+    config = bertkit.TrainConfig.for_strategy("full", seed=0)
+    fitted = bertkit.fit(teacher, train.texts, y_train, (val.texts, y_val), config, verbose=0)
     rows.append(score(teacher, "teacher", 0, fitted.train_seconds))
     train_logits = finetune.predict_logits(teacher, train.texts)
     val_logits = finetune.predict_logits(teacher, val.texts)
@@ -74,7 +74,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         student_dir = distill.make_student(preset, args.layers, Path(tmp) / "student")
         for seed in args.seeds:
-            config = finetune.TrainConfig.for_strategy("full", seed=seed)
+            config = bertkit.TrainConfig.for_strategy("full", seed=seed)
             for name, alpha in (("student + teacher", args.alpha), ("student alone", 0.0)):
                 student = bertkit.build_classifier(student_dir, labels.num_classes, "full")
                 result = distill.distill(

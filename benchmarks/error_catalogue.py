@@ -83,10 +83,10 @@ class Workspace:
     @functools.cached_property
     def model_dir(self) -> Path:
         """An exported (untrained) tiny-preset classifier over `LABELS`."""
-        from bertkit import classifier, export
+        import bertkit
 
-        model = classifier.build_classifier(TINY, len(LABELS), "freeze")
-        return export.save_model(model, self.root / "model", LABELS)
+        model = bertkit.build_classifier(TINY, len(LABELS), "freeze")
+        return bertkit.save_model(model, self.root / "model", LABELS)
 
     def copy_model(self, name: str) -> Path:
         """A copy of `model_dir` to break."""
@@ -392,10 +392,10 @@ def model_is_a_file(ws):
 
 
 def duplicate_class_names(ws):
-    from bertkit import classifier, export
+    import bertkit
 
-    model = classifier.build_classifier(TINY, len(LABELS), "freeze")
-    return api(lambda: export.save_model(model, ws.fresh("dup"), ["job", "love", "job"]))
+    model = bertkit.build_classifier(TINY, len(LABELS), "freeze")
+    return api(lambda: bertkit.save_model(model, ws.fresh("dup"), ["job", "love", "job"]))
 
 
 def remote_without_network(ws):
@@ -404,9 +404,9 @@ def remote_without_network(ws):
 
 
 def too_few_classes_api(ws):
-    from bertkit import classifier
+    import bertkit
 
-    return api(lambda: classifier.build_classifier(TINY, num_classes=1))
+    return api(lambda: bertkit.build_classifier(TINY, num_classes=1))
 
 
 def unfreeze_top_too_large(ws):
@@ -437,9 +437,10 @@ def none_text_prediction(ws):
 
 
 def none_text_predict_logits(ws):
-    from bertkit import classifier, finetune
+    import bertkit
+    from bertkit import finetune
 
-    model = classifier.build_classifier(TINY, len(LABELS), "freeze")
+    model = bertkit.build_classifier(TINY, len(LABELS), "freeze")
     return api(lambda: finetune.predict_logits(model, ["great drug", None]).shape)
 
 
@@ -468,11 +469,12 @@ def export_unknown_format(ws):
 
 
 def export_not_a_model(ws):
-    from bertkit import hub, names
+    import bertkit
+    from bertkit import names
 
     encoder = ws.root / "encoder"  # a SavedModel, but no classifier
     if not encoder.exists():
-        shutil.copytree(hub.resolve(TINY, names.ENCODER_DIR), encoder)
+        shutil.copytree(bertkit.resolve(TINY, names.ENCODER_DIR), encoder)
     return cli("export", "--model", encoder)
 
 
@@ -636,14 +638,14 @@ def multi_worker_resume(ws):
 
 
 def _fit(ws, texts, labels, **kwargs) -> str:
-    """`finetune.fit` of an untrained tiny classifier (built once per workspace)."""
-    from bertkit import classifier, finetune
+    """`bertkit.fit` of an untrained tiny classifier (built once per workspace)."""
+    import bertkit
 
     if not hasattr(ws, "_fit_model"):
-        ws._fit_model = classifier.build_classifier(TINY, 2, "freeze", seq_length=16)
-    config = finetune.TrainConfig(epochs=1, batch_size=4)
+        ws._fit_model = bertkit.build_classifier(TINY, 2, "freeze", seq_length=16)
+    config = bertkit.TrainConfig(epochs=1, batch_size=4)
     return api(
-        lambda: finetune.fit(ws._fit_model, texts, labels, config=config, verbose=0, **kwargs)
+        lambda: bertkit.fit(ws._fit_model, texts, labels, config=config, verbose=0, **kwargs)
     )
 
 
@@ -680,12 +682,12 @@ def validation_length_fit(ws):
 def nan_weights_save(ws):
     import numpy as np
 
-    from bertkit import classifier, export
+    import bertkit
 
-    model = classifier.build_classifier(TINY, len(LABELS), "freeze")
+    model = bertkit.build_classifier(TINY, len(LABELS), "freeze")
     kernel = model.head.get_layer("logits").kernel
     kernel.assign(np.full(kernel.shape, np.nan, np.float32))  # what a diverged run leaves
-    return api(lambda: export.save_model(model, ws.fresh("nan_model"), LABELS))
+    return api(lambda: bertkit.save_model(model, ws.fresh("nan_model"), LABELS))
 
 
 # --------------------------------------------------------------------------- cases

@@ -56,8 +56,8 @@ def child(recipe: str, path: str | None, n_texts: int | None) -> dict:
     """Loads one model, predicts the test reviews (or `n_texts` of them, repeated); returns its row."""
     import numpy as np
 
-    import bertkit  # noqa: F401
-    from bertkit import datasets, evaluate, litert_serve, memory
+    import bertkit
+    from bertkit import datasets, evaluate, memory
 
     _, test = datasets.load_drug_reviews()
     texts, labels = list(test["review"]), list(test["label"])
@@ -67,15 +67,13 @@ def child(recipe: str, path: str | None, n_texts: int | None) -> dict:
     if recipe == "tutorial":
         import tensorflow as tf
 
-        from bertkit.presets import DEFAULT_PRESET
-
-        model = tutorial_model(DEFAULT_PRESET, 3)
+        model = tutorial_model(bertkit.DEFAULT_PRESET, 3)
         names = ["negative", "neutral", "positive"]
 
         def predict(batch):
             return model.predict(tf.constant(batch), batch_size=BATCH_SIZE, verbose=0)
     else:
-        model = litert_serve.load_model(path)
+        model = bertkit.load_model(path)
         names = model.label_names
 
         def predict(batch):

@@ -1,6 +1,6 @@
 """Does continued MLM pre-training on the drug reviews help the classifier? (MLM on vs off.)
 
-Adapts the default encoder with `bertkit.mlm.continue_pretraining` on the 600
+Adapts the default encoder with `bertkit.continue_pretraining` on the 600
 training reviews (head alone first, then the whole encoder), then fine-tunes a
 classifier from the original and from the adapted encoder with identical data,
 seeds and hyperparameters, and prints test macro-F1 for each, per strategy and seed.
@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import bertkit
-from bertkit import data, datasets, evaluate, finetune, mlm
+from bertkit import data, datasets, evaluate, finetune
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "mlm_effect.json"
@@ -31,10 +31,10 @@ RESULTS = ROOT / "benchmarks" / "results" / "mlm_effect.json"
 def fine_tune(encoder, strategy, seed, train, val, test, labels) -> dict:
     """Test metrics of a classifier fine-tuned from `encoder` with bertkit's defaults."""
     y_train, y_val, y_test = (labels.encode(d.labels) for d in (train, val, test))
-    finetune.set_seed(seed)  # before building: both encoders start from the same head
+    bertkit.set_seed(seed)  # before building: both encoders start from the same head
     model = bertkit.build_classifier(encoder, labels.num_classes, strategy, unfreeze_top=2)
-    config = finetune.TrainConfig.for_strategy(strategy, seed=seed)
-    result = finetune.fit(
+    config = bertkit.TrainConfig.for_strategy(strategy, seed=seed)
+    result = bertkit.fit(
         model, train.texts, y_train, validation=(val.texts, y_val), config=config, verbose=0
     )
     pred = finetune.predict_logits(model, test.texts).argmax(axis=1)
@@ -62,7 +62,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         adapted = Path(tmp) / "adapted"
         start = time.perf_counter()
-        mlm.continue_pretraining(
+        bertkit.continue_pretraining(
             bertkit.DEFAULT_PRESET,
             texts,
             adapted,
@@ -74,7 +74,7 @@ def main() -> int:
         print(f"continued pre-training: {mlm_seconds:.0f} s", flush=True)
         for seed in args.seeds:
             train, val = data.stratified_split(labelled, 0.1, seed=seed)
-            labels = data.LabelEncoder.fit(train.labels)
+            labels = bertkit.LabelEncoder.fit(train.labels)
             for strategy in args.strategies:
                 for name, encoder in (("original", bertkit.DEFAULT_PRESET), ("mlm", adapted)):
                     metrics = fine_tune(encoder, strategy, seed, train, val, test, labels)

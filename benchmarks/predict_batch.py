@@ -33,15 +33,15 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import bertkit
-    from bertkit import datasets, export, finetune
+    from bertkit import datasets
 
     preset = args.preset or bertkit.DEFAULT_PRESET
     texts = list(datasets.load_drug_reviews()[1]["review"])
     rows = []
     with tempfile.TemporaryDirectory() as workdir:
-        finetune.set_seed(0)
+        bertkit.set_seed(0)
         model = bertkit.build_classifier(preset, 3, "full", precision="float32")
-        saved = export.load_model(export.save_model(model, Path(workdir) / "m", ["a", "b", "c"]))
+        saved = bertkit.load_model(bertkit.save_model(model, Path(workdir) / "m", ["a", "b", "c"]))
         for batch_size in args.batch_sizes:
             saved.predict_proba(texts, batch_size=batch_size)  # warm-up: traces each shape
             best = float("inf")

@@ -112,10 +112,10 @@ def write_texts(path: Path, n: int, seed: int = 0) -> float:
 
 def export_model(preset: str, directory: Path) -> Path:
     """Saves an untrained 3-class `preset` classifier (freeze strategy) to `directory`."""
-    from bertkit import classifier, export
+    import bertkit
 
-    model = classifier.build_classifier(preset, len(LABELS), "freeze")
-    return export.save_model(model, directory, LABELS)
+    model = bertkit.build_classifier(preset, len(LABELS), "freeze")
+    return bertkit.save_model(model, directory, LABELS)
 
 
 def _lines(path: Path):

@@ -121,6 +121,7 @@ class _StepTimer:
 
 
 def _load_data(quick: bool, n_train: int | None = None):
+    import bertkit
     from bertkit import data, datasets
 
     train_df, test_df = datasets.load_drug_reviews()
@@ -130,7 +131,7 @@ def _load_data(quick: bool, n_train: int | None = None):
         train_df = train_df.sample(n=min(n_train, len(train_df)), random_state=0)
     train = data.from_dataframe(train_df, "review", "label")
     test = data.from_dataframe(test_df, "review", "label")
-    labels = data.LabelEncoder.fit(train.labels)
+    labels = bertkit.LabelEncoder.fit(train.labels)
     return train, test, labels
 
 
@@ -157,12 +158,13 @@ def tutorial_model(preset: str, num_classes: int):
     import tensorflow_hub as hub
     import tf_keras
 
-    from bertkit import hub as bk_hub
+    import bertkit
     from bertkit import names
 
     text = tf_keras.Input(shape=(), dtype=tf.string, name="text")
-    packed = hub.KerasLayer(str(bk_hub.resolve(preset, names.PREPROCESSOR_DIR)))(text)
-    outputs = hub.KerasLayer(str(bk_hub.resolve(preset, names.ENCODER_DIR)), trainable=True)(packed)
+    packed = hub.KerasLayer(str(bertkit.resolve(preset, names.PREPROCESSOR_DIR)))(text)
+    encoder_dir = bertkit.resolve(preset, names.ENCODER_DIR)
+    outputs = hub.KerasLayer(str(encoder_dir), trainable=True)(packed)
     x = tf_keras.layers.Dropout(0.1)(outputs[names.POOLED_OUTPUT])
     return tf_keras.Model(text, tf_keras.layers.Dense(num_classes)(x))
 
@@ -196,13 +198,13 @@ def _tutorial(preset, train, test, labels, epochs, timer):
 
 
 def _bertkit(preset, recipe, train, test, labels, epochs, timer, workdir):
-    from bertkit import classifier, export, finetune
+    import bertkit
 
     strategy = {"partial2": "partial", "freeze_cached": "freeze", "freeze_through_hub": "freeze"}
     strategy = strategy.get(recipe, "full")
     precision = "mixed_bfloat16" if recipe == "full_bf16" else "float32"
-    finetune.set_seed(0)
-    model = classifier.build_classifier(
+    bertkit.set_seed(0)
+    model = bertkit.build_classifier(
         preset,
         labels.num_classes,
         strategy,
@@ -210,7 +212,7 @@ def _bertkit(preset, recipe, train, test, labels, epochs, timer, workdir):
         seq_length=SEQ_LENGTH,
         precision=precision,
     )
-    config = finetune.TrainConfig.for_strategy(
+    config = bertkit.TrainConfig.for_strategy(
         strategy,
         epochs=epochs,
         batch_size=BATCH_SIZE,
@@ -220,7 +222,7 @@ def _bertkit(preset, recipe, train, test, labels, epochs, timer, workdir):
         micro_batch_size=8 if recipe == "full_fp32_micro8" else None,
     )
     config.early_stopping_patience = None  # fixed epochs for every recipe
-    finetune.fit(
+    bertkit.fit(
         model,
         train.texts,
         labels.encode(train.labels),
@@ -228,8 +230,8 @@ def _bertkit(preset, recipe, train, test, labels, epochs, timer, workdir):
         verbose=0,
         callbacks=[timer],
     )
-    exported = export.save_model(model, Path(workdir) / "model", labels.classes)
-    saved = export.load_model(exported)
+    exported = bertkit.save_model(model, Path(workdir) / "model", labels.classes)
+    saved = bertkit.load_model(exported)
     trained_layers = {"full": model.num_layers, "partial": 2, "freeze": 0}[strategy]
     return (lambda texts: saved.predict_proba(list(texts))), trained_layers
 
@@ -238,8 +240,8 @@ def run_recipe(recipe: str, preset: str, epochs: int, quick: bool, n_train=None)
     """Trains, evaluates and times one recipe in this process; returns its row."""
     import numpy as np
 
-    import bertkit  # noqa: F401  (legacy Keras, tensorflow_text)
-    from bertkit import classifier, converter, evaluate, hub, memory
+    import bertkit  # before TensorFlow: legacy Keras, tensorflow_text
+    from bertkit import converter, evaluate, memory
 
     train, test, labels = _load_data(quick, n_train)
     timer = _StepTimer()
@@ -259,9 +261,9 @@ def run_recipe(recipe: str, preset: str, epochs: int, quick: bool, n_train=None)
     metrics = evaluate.classification_metrics(
         labels.encode(test.labels), np.asarray(scores).argmax(axis=1), labels.classes
     )
-    probe = classifier.build_classifier(preset, labels.num_classes, "freeze", precision="float32")
+    probe = bertkit.build_classifier(preset, labels.num_classes, "freeze", precision="float32")
     lengths = _real_lengths(probe, train.texts)
-    meta_file = Path(hub.resolve(preset, "encoder")).parent / converter.METADATA_FILE
+    meta_file = Path(bertkit.resolve(preset, "encoder")).parent / converter.METADATA_FILE
     config = json.loads(meta_file.read_text())["hf_config"]
     steps_per_epoch = -(-len(lengths) // BATCH_SIZE)
     timed_steps = max(timer.steps - timer.warmup, 1)
