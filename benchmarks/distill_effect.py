@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 import bertkit  # noqa: F401  (before TensorFlow)
-from bertkit import data, datasets, distill, evaluate, finetune, training_job
+from bertkit import datasets, distill, evaluate, finetune, loaders, splits, training_job
 
 
 def main() -> int:
@@ -41,9 +41,9 @@ def main() -> int:
 
     preset = bertkit.DEFAULT_PRESET
     train_df, test_df = datasets.load_drug_reviews()
-    labelled = data.from_dataframe(train_df, "review", "label")
-    train, val = data.stratified_split(labelled, training_job.VALIDATION_FRACTION, seed=0)
-    test = data.from_dataframe(test_df, "review", "label")
+    labelled = loaders.from_dataframe(train_df, "review", "label")
+    train, val = splits.stratified_split(labelled, training_job.VALIDATION_FRACTION, seed=0)
+    test = loaders.from_dataframe(test_df, "review", "label")
     labels = bertkit.LabelEncoder.fit(train.labels)
     y_train, y_val, y_test = (labels.encode(d.labels) for d in (train, val, test))
 
