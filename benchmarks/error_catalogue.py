@@ -1367,7 +1367,7 @@ CASES = [
         micro_batches_distributed,
         r"\[exit 2\]\nerror: micro_batch_size .* does not work under a distribution strategy",
         r"Received: micro_batch_size=4, distribute='mirrored'",
-        r"Drop --micro-batch-size",
+        r"Drop micro_batch_size \(--micro-batch-size;",
     ),
     Case(
         "multi_worker_resume",
