@@ -6,7 +6,7 @@ BERT learns by predicting hidden tokens. bertkit splits that into:
   (15% of the real tokens selected; 80% of those become [MASK], 10% a random
   token, 10% stay), and `mlm_dataset`, which masks encoded texts batch by batch;
 - `bertkit.mlm_model`: `MLMHead` (tied to the encoder's word embeddings),
-  `MLMModel` (`build_mlm_model`), `masked_accuracy` and `predict_masked`;
+  `MLMModel`, `masked_accuracy` and `predict_masked`;
 - this module: `train_mlm` (through `bertkit.training_loop.run`, as every
   bertkit trainer), `save_encoder` / `read_metadata` (a bertkit preset
   directory and its `bertkit.json`) and `continue_pretraining`, which adapts an
@@ -20,8 +20,8 @@ until it has trained. A few hundred steps with the encoder frozen
 gradients never reach the encoder.
 
 Examples:
->>> from bertkit.mlm_model import build_mlm_model
->>> model = build_mlm_model("tiny_random_en_uncased", seq_length=16, max_predictions=4)
+>>> from bertkit.mlm_model import MLMModel
+>>> model = MLMModel("tiny_random_en_uncased", seq_length=16, max_predictions=4)
 >>> history = train_mlm(model, ["the drug is good", "bad side effects"], train_encoder=False)
 >>> sorted(history), len(history["loss"])
 (['loss', 'masked_accuracy'], 1)
@@ -43,7 +43,7 @@ from bertkit import converter, finetune, inputs, names, preflight, training_loop
 from bertkit._atomic import atomic_dir, check_output
 from bertkit.classifier import DEFAULT_SEQ_LENGTH
 from bertkit.masking import MASKED_LM_POSITIONS, mlm_dataset
-from bertkit.mlm_model import MLMHead, MLMModel, build_mlm_model
+from bertkit.mlm_model import MLMHead, MLMModel
 
 HEAD_LEARNING_RATE = 1e-3
 ENCODER_LEARNING_RATE = 5e-5
@@ -62,7 +62,7 @@ def train_mlm(
     seed: int = 0,
     verbose: int = 0,
 ) -> dict:
-    """Trains a `build_mlm_model` model on `texts`; returns its per-epoch history.
+    """Trains an `MLMModel` on `texts`; returns its per-epoch history.
 
     Trains through `bertkit.training_loop.run`, as every bertkit trainer does:
     AdamW with linear warmup and decay, the NaN guard, the distribution strategy; the
@@ -78,7 +78,7 @@ def train_mlm(
     epoch as `finetune.feature_dataset` shuffles encoder features).
 
     Args:
-        model: tf_keras.Model. From `build_mlm_model`.
+        model: MLMModel. Encoder + MLM head.
         texts: list of str. Domain text.
         epochs: int. Passes over `texts` (or over the cached masked tokens).
         train_encoder: bool. False trains only the head (encoder and tied embeddings frozen).
@@ -257,7 +257,7 @@ def continue_pretraining(
 
     Args:
         preset_or_model: preset name, encoder directory, or a model from
-            `build_mlm_model` (e.g. with a head you already trained: `head_epochs=0`).
+            `MLMModel` (e.g. with a head you already trained: `head_epochs=0`).
         texts: list of str. Unlabelled domain text.
         output_dir: path. Bertkit preset directory to write.
         epochs: int. Epochs of full MLM training.
@@ -281,7 +281,7 @@ def continue_pretraining(
     if isinstance(preset_or_model, tf_keras.Model):
         model = preset_or_model
     else:
-        model = build_mlm_model(preset_or_model, seq_length=seq_length, seed=seed)
+        model = MLMModel(preset_or_model, seq_length=seq_length, seed=seed)
     start = time.perf_counter()
     head_history = {}
     if head_epochs:

@@ -2,7 +2,7 @@
 
 - `MLMHead`: dense(H) + exact GELU + LayerNorm, then logits = h @ E^T + b, where
   E IS the encoder's word-embedding variable (tied weights, as in BERT).
-- `MLMModel` (`build_mlm_model`): encoder inputs + `masked_lm_positions` ->
+- `MLMModel`: encoder inputs + `masked_lm_positions` ->
   logits, a class whose fields (`encoder`, `head`, `masking`, ...) the trainer
   (`bertkit.mlm`) reads directly.
 - `masked_accuracy` and `predict_masked`: its top-k accuracy on masked tokens
@@ -14,7 +14,7 @@ random weights: its predictions are meaningless until it has trained
 (`bertkit.mlm.train_mlm`).
 
 Examples:
->>> model = build_mlm_model("tiny_random_en_uncased", max_predictions=3)
+>>> model = MLMModel("tiny_random_en_uncased", max_predictions=3)
 >>> model.output_shape, model.masking.max_predictions, model.head.vocab_size
 ((None, 3, 512), 3, 512)
 """
@@ -222,26 +222,8 @@ class MLMModel(tf_keras.Model):
         return {field: getattr(self, field) for field in _CONFIG_FIELDS}
 
 
-def build_mlm_model(
-    preset: str | os.PathLike = DEFAULT_PRESET,
-    seq_length: int = DEFAULT_SEQ_LENGTH,
-    max_predictions: int = DEFAULT_MAX_PREDICTIONS,
-    train_encoder: bool = True,
-    preprocessor: str | os.PathLike | None = None,
-    seed: int = 0,
-) -> MLMModel:
-    """Builds encoder + tied MLM head (an `MLMModel`; its docs list the arguments and fields).
-
-    Examples:
-    >>> model = build_mlm_model("tiny_random_en_uncased", max_predictions=3)
-    >>> model.output_shape
-    (None, 3, 512)
-    """
-    return MLMModel(preset, seq_length, max_predictions, train_encoder, preprocessor, seed)
-
-
 def masked_accuracy(
-    model: tf_keras.Model, texts, top_k=(1, 5), seed: int = 1234, batch_size: int = 32
+    model: MLMModel, texts, top_k=(1, 5), seed: int = 1234, batch_size: int = 32
 ) -> dict:
     """Top-k accuracy at the masked positions of `texts` (fixed seed, so comparable).
 
@@ -251,7 +233,7 @@ def masked_accuracy(
         dict: `top1`, `top5` (one key per k) and `num_masked`.
 
     Examples:
-    >>> model = build_mlm_model("tiny_random_en_uncased")
+    >>> model = MLMModel("tiny_random_en_uncased")
     >>> sorted(masked_accuracy(model, ["the drug is good", "bad side effects"]))
     ['num_masked', 'top1', 'top5']
     """
@@ -275,11 +257,11 @@ def masked_accuracy(
     return result
 
 
-def predict_masked(model: tf_keras.Model, text: str, top_k: int = 5) -> list[list[tuple]]:
+def predict_masked(model: MLMModel, text: str, top_k: int = 5) -> list[list[tuple]]:
     """Fill-mask: the `top_k` most likely tokens for each `[MASK]` in `text`.
 
     Args:
-        model: tf_keras.Model. From `build_mlm_model` (with a trained head, or the
+        model: tf_keras.Model. An `MLMModel` (with a trained head, or the
             answers are random).
         text: str. Text with one or more `[MASK]` (any case).
         top_k: int. Candidates per mask.
@@ -290,7 +272,7 @@ def predict_masked(model: tf_keras.Model, text: str, top_k: int = 5) -> list[lis
         which are never masked, are left out).
 
     Examples:
-    >>> model = build_mlm_model("tiny_random_en_uncased")
+    >>> model = MLMModel("tiny_random_en_uncased")
     >>> [len(c) for c in predict_masked(model, "the [MASK] is [MASK].", top_k=3)]
     [3, 3]
     """

@@ -181,7 +181,7 @@ def test_dataset_masks_each_batch_differently_and_reproducibly(config):
 
 @pytest.fixture()
 def tiny_model():
-    return mlm_model.build_mlm_model(presets.TINY_PRESET, seq_length=16, max_predictions=4)
+    return mlm_model.MLMModel(presets.TINY_PRESET, seq_length=16, max_predictions=4)
 
 
 def test_the_mlm_model_is_a_class_with_its_fields_and_config(tiny_model):
@@ -286,7 +286,7 @@ def test_default_preset_masking_config_matches_its_preprocessor(default_dir):
 
 
 def test_masked_accuracy_grades_the_same_tokens_every_call():
-    model = mlm_model.build_mlm_model(presets.TINY_PRESET)
+    model = mlm_model.MLMModel(presets.TINY_PRESET)
     texts = ["the drug is good and the pain is gone", "bad side effects", "i love this job"] * 6
     first = mlm_model.masked_accuracy(model, texts)
     second = mlm_model.masked_accuracy(model, texts)

@@ -67,7 +67,7 @@ def test_classifier_trainers_train_through_the_loop(
 
 @pytest.mark.parametrize("train_encoder", [True, False])
 def test_mlm_trains_through_the_loop(tiny_dir, loop_calls, train_encoder):
-    model = mlm_model.build_mlm_model(presets.TINY_PRESET, seq_length=16, max_predictions=4)
+    model = mlm_model.MLMModel(presets.TINY_PRESET, seq_length=16, max_predictions=4)
     with pytest.raises(_Reached):
         mlm.train_mlm(model, TEXTS, epochs=2, train_encoder=train_encoder, batch_size=2)
     [(model_trained, config, _)] = loop_calls
