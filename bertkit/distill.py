@@ -2,18 +2,9 @@
 
 Two steps (Hinton et al. 2015, "Distilling the Knowledge in a Neural Network"):
 
-1. `make_student` (`bertkit.student`) builds a smaller encoder from the teacher's lower `k` layers
-   (not DistilBERT's initialisation, which took one layer in two from its
-   12-layer teacher): a tf-models `BertEncoderV2` with `num_layers=k` whose
-   embeddings, first `k` transformer blocks and pooler are copied, by
-   variable name, from the teacher encoder. It is saved as a preset directory
-   that `build_classifier` and `bertkit.load` accept (written atomically):
-
-       STUDENT_DIR/
-         encoder/        TF-Hub encoder SavedModel (same API as the teacher's, k layers)
-         encoder_*/      the same for each mixed-precision variant the teacher's preset has
-         preprocessor/   copy of the teacher's preprocessor SavedModel
-         bertkit.json    teacher, k, and the student's Hugging Face-style config
+1. `make_student` (`bertkit.student`) builds a smaller encoder from the teacher's
+   lower `k` layers, copied by variable name, and saves it as a preset directory
+   that `build_classifier` and `bertkit.load` accept.
 
 2. `distill` trains a student classifier on the loss (`bertkit.distill_loss`)
 
@@ -255,7 +246,7 @@ def prediction_throughput(model, texts, batch_size: int = 64, repeats: int = 3) 
     Tokenization is included (it is part of predicting on raw text).
 
     Examples:
-    >>> model = classifier.build_classifier("tiny_random_en_uncased", 2)
+    >>> model = bertkit.build_classifier("tiny_random_en_uncased", 2)
     >>> prediction_throughput(model, ["good", "bad"], repeats=1) > 0
     True
     """
