@@ -5,7 +5,7 @@ stratified, for early stopping):
 
 1. teacher: the 6-layer default preset, full fine-tuning (`bertkit.fit`,
    `TrainConfig.for_strategy("full")`), trained once (seed 0);
-2. student: `distill.make_student(PRESET, k)` (the pretrained lower k layers,
+2. student: `student.make_student(PRESET, k)` (the pretrained lower k layers,
    so both students start from the same weights), full fine-tuning with the same
    config, trained per seed twice: with the teacher (`alpha`, `temperature`) and
    on hard labels only (`alpha=0`, same code path);
@@ -27,23 +27,33 @@ import time
 from pathlib import Path
 
 import bertkit  # noqa: F401  (before TensorFlow)
-from bertkit import data, datasets, distill, evaluate, finetune, training_job
+from bertkit import (
+    datasets,
+    distill,
+    distill_loss,
+    evaluate,
+    finetune,
+    loaders,
+    splits,
+    training_job,
+)
+from bertkit import student as bk_student
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--layers", type=int, default=2, help="student transformer layers")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="student seeds")
-    parser.add_argument("--temperature", type=float, default=distill.DEFAULT_TEMPERATURE)
-    parser.add_argument("--alpha", type=float, default=distill.DEFAULT_ALPHA)
+    parser.add_argument("--temperature", type=float, default=distill_loss.DEFAULT_TEMPERATURE)
+    parser.add_argument("--alpha", type=float, default=distill_loss.DEFAULT_ALPHA)
     parser.add_argument("--output", type=Path, default=None, help="write the rows as JSON")
     args = parser.parse_args()
 
     preset = bertkit.DEFAULT_PRESET
     train_df, test_df = datasets.load_drug_reviews()
-    labelled = data.from_dataframe(train_df, "review", "label")
-    train, val = data.stratified_split(labelled, training_job.VALIDATION_FRACTION, seed=0)
-    test = data.from_dataframe(test_df, "review", "label")
+    labelled = loaders.from_dataframe(train_df, "review", "label")
+    train, val = splits.stratified_split(labelled, training_job.VALIDATION_FRACTION, seed=0)
+    test = loaders.from_dataframe(test_df, "review", "label")
     labels = bertkit.LabelEncoder.fit(train.labels)
     y_train, y_val, y_test = (labels.encode(d.labels) for d in (train, val, test))
 
@@ -72,7 +82,7 @@ def main() -> int:
     val_logits = finetune.predict_logits(teacher, val.texts)
 
     with tempfile.TemporaryDirectory() as tmp:
-        student_dir = distill.make_student(preset, args.layers, Path(tmp) / "student")
+        student_dir = bk_student.make_student(preset, args.layers, Path(tmp) / "student")
         for seed in args.seeds:
             config = bertkit.TrainConfig.for_strategy("full", seed=seed)
             for name, alpha in (("student + teacher", args.alpha), ("student alone", 0.0)):

@@ -174,9 +174,9 @@ def empty_file(ws):
 
 
 def header_only(ws):
-    from bertkit import data
+    from bertkit import loaders
 
-    return api(lambda: data.load_csv(ws.file("header.csv", "text,label\n")))
+    return api(lambda: loaders.load_csv(ws.file("header.csv", "text,label\n")))
 
 
 def wrong_text_column(ws):
@@ -184,9 +184,9 @@ def wrong_text_column(ws):
 
 
 def wrong_label_column(ws):
-    from bertkit import data
+    from bertkit import loaders
 
-    return api(lambda: data.load_csv(ws.good_csv, label_column="Label"))
+    return api(lambda: loaders.load_csv(ws.good_csv, label_column="Label"))
 
 
 def empty_texts(ws):
@@ -197,26 +197,26 @@ def empty_texts(ws):
 def missing_texts_dataframe(ws):
     import pandas as pd
 
-    from bertkit import data
+    from bertkit import loaders
 
     frame = pd.DataFrame({"text": ["fine", None, float("nan")], "label": ["a", "b", "a"]})
-    return api(lambda: data.from_dataframe(frame))
+    return api(lambda: loaders.from_dataframe(frame))
 
 
 def dropped_texts(ws):
-    from bertkit import data
+    from bertkit import loaders
 
     path = ws.file("drop.csv", "text,label\ngood drug,pos\n,neg\n   ,pos\nworks,neg\n")
-    return api(lambda: data.load_csv(path, on_bad_text="drop"))
+    return api(lambda: loaders.load_csv(path, on_bad_text="drop"))
 
 
 def non_string_texts(ws):
     import pandas as pd
 
-    from bertkit import data
+    from bertkit import loaders
 
     frame = pd.DataFrame({"text": ["fine", 42, "ok"], "label": ["a", "b", "a"]})
-    return api(lambda: data.from_dataframe(frame))
+    return api(lambda: loaders.from_dataframe(frame))
 
 
 def missing_labels(ws):
@@ -226,10 +226,10 @@ def missing_labels(ws):
 def missing_labels_dataframe(ws):
     import pandas as pd
 
-    from bertkit import data
+    from bertkit import loaders
 
     frame = pd.DataFrame({"text": ["a", "b", "c"], "label": [1, float("nan"), 0]})
-    return api(lambda: data.from_dataframe(frame))
+    return api(lambda: loaders.from_dataframe(frame))
 
 
 def single_class(ws):
@@ -740,7 +740,7 @@ CASES = [
     Case(
         "header_only",
         "Data file with a header but no rows",
-        '`data.load_csv("header.csv")`',
+        '`loaders.load_csv("header.csv")`',
         header_only,
         r"ValueError: No examples to load",
         r"has the columns \['text', 'label'\] but no rows",
@@ -758,7 +758,7 @@ CASES = [
     Case(
         "wrong_label_column",
         "Wrong label column name",
-        '`data.load_csv("good.csv", label_column="Label")`',
+        '`loaders.load_csv("good.csv", label_column="Label")`',
         wrong_label_column,
         r"ValueError: Column 'Label' not found",
         r"Available columns: \['text', 'label'\]",
@@ -776,7 +776,7 @@ CASES = [
     Case(
         "missing_texts",
         "None / NaN texts in a DataFrame",
-        '`data.from_dataframe(pd.DataFrame({"text": ["fine", None, nan], ...}))`',
+        '`loaders.from_dataframe(pd.DataFrame({"text": ["fine", None, nan], ...}))`',
         missing_texts_dataframe,
         r"ValueError: Text column 'text' of DataFrame has 2 bad values",
         r"missing in rows with index 1, 2",
@@ -785,7 +785,7 @@ CASES = [
     Case(
         "dropped_texts",
         "Empty texts with the drop policy (warning with the count)",
-        '`data.load_csv("drop.csv", on_bad_text="drop")`',
+        '`loaders.load_csv("drop.csv", on_bad_text="drop")`',
         dropped_texts,
         r"UserWarning: Dropped 2 of 4 rows .* missing, empty or not a string",
         r"empty or whitespace-only in rows 3, 4",
@@ -794,7 +794,7 @@ CASES = [
     Case(
         "non_string_texts",
         "Non-string text (a number in a DataFrame)",
-        '`data.from_dataframe(pd.DataFrame({"text": ["fine", 42, "ok"], ...}))`',
+        '`loaders.from_dataframe(pd.DataFrame({"text": ["fine", 42, "ok"], ...}))`',
         non_string_texts,
         r"ValueError: Text column 'text' of DataFrame has 1 bad value",
         r"not a string in rows with index 1 \(e\.g\. 42 of type int\)",
@@ -812,7 +812,7 @@ CASES = [
     Case(
         "nan_labels",
         "NaN label in a DataFrame",
-        '`data.from_dataframe(pd.DataFrame({"label": [1, nan, 0], ...}))`',
+        '`loaders.from_dataframe(pd.DataFrame({"label": [1, nan, 0], ...}))`',
         missing_labels_dataframe,
         r"ValueError: Label column 'label' of DataFrame has 1 missing or empty label",
         r"missing in rows with index 1",
@@ -1367,7 +1367,7 @@ CASES = [
         micro_batches_distributed,
         r"\[exit 2\]\nerror: micro_batch_size .* does not work under a distribution strategy",
         r"Received: micro_batch_size=4, distribute='mirrored'",
-        r"Drop --micro-batch-size",
+        r"Drop micro_batch_size \(--micro-batch-size;",
     ),
     Case(
         "multi_worker_resume",

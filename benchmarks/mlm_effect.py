@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import bertkit
-from bertkit import data, datasets, evaluate, finetune
+from bertkit import datasets, evaluate, finetune, loaders, splits
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "mlm_effect.json"
@@ -56,8 +56,8 @@ def main() -> int:
 
     train_df, test_df = datasets.load_drug_reviews()
     texts = train_df[datasets.DRUG_TEXT_COLUMN].tolist()
-    labelled = data.from_dataframe(train_df, datasets.DRUG_TEXT_COLUMN, datasets.DRUG_LABEL_COLUMN)
-    test = data.from_dataframe(test_df, datasets.DRUG_TEXT_COLUMN, datasets.DRUG_LABEL_COLUMN)
+    labelled = loaders.from_dataframe(train_df, datasets.DRUG_TEXT_COLUMN, datasets.DRUG_LABEL_COLUMN)
+    test = loaders.from_dataframe(test_df, datasets.DRUG_TEXT_COLUMN, datasets.DRUG_LABEL_COLUMN)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         adapted = Path(tmp) / "adapted"
@@ -73,7 +73,7 @@ def main() -> int:
         mlm_seconds = time.perf_counter() - start
         print(f"continued pre-training: {mlm_seconds:.0f} s", flush=True)
         for seed in args.seeds:
-            train, val = data.stratified_split(labelled, 0.1, seed=seed)
+            train, val = splits.stratified_split(labelled, 0.1, seed=seed)
             labels = bertkit.LabelEncoder.fit(train.labels)
             for strategy in args.strategies:
                 for name, encoder in (("original", bertkit.DEFAULT_PRESET), ("mlm", adapted)):

@@ -122,15 +122,15 @@ class _StepTimer:
 
 def _load_data(quick: bool, n_train: int | None = None):
     import bertkit
-    from bertkit import data, datasets
+    from bertkit import datasets, loaders
 
     train_df, test_df = datasets.load_drug_reviews()
     if quick:
         train_df, test_df = train_df.iloc[:64], test_df.iloc[:64]
     if n_train:
         train_df = train_df.sample(n=min(n_train, len(train_df)), random_state=0)
-    train = data.from_dataframe(train_df, "review", "label")
-    test = data.from_dataframe(test_df, "review", "label")
+    train = loaders.from_dataframe(train_df, "review", "label")
+    test = loaders.from_dataframe(test_df, "review", "label")
     labels = bertkit.LabelEncoder.fit(train.labels)
     return train, test, labels
 

@@ -32,10 +32,10 @@ _env.setup()
 # Every import below is cheap once TensorFlow is loaded (measured: under 0.1 s together).
 from bertkit.classifier import build_classifier  # noqa: E402
 from bertkit.converter import convert  # noqa: E402
-from bertkit.data import LabelEncoder  # noqa: E402
 from bertkit.export import save_model  # noqa: E402
 from bertkit.finetune import TrainConfig, fit, set_seed  # noqa: E402
 from bertkit.hub import OfflineError, load, load_encoder, load_preprocessor, resolve  # noqa: E402
+from bertkit.labels import LabelEncoder  # noqa: E402
 from bertkit.litert import export_tflite  # noqa: E402
 from bertkit.litert_serve import load_model  # noqa: E402
 from bertkit.mlm import continue_pretraining  # noqa: E402

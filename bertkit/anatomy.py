@@ -39,7 +39,7 @@ import pandas as pd
 import tensorflow as tf
 import tf_keras
 
-from bertkit import converter, distill, names, tokens
+from bertkit import converter, names, student, tokens
 from bertkit import hub as bk_hub
 
 EMBEDDING_OUTPUT = (
@@ -83,7 +83,7 @@ def _recorded_hidden_act(encoder) -> str:
     """The activation recorded in the preset's `bertkit.json`, else `"gelu"` (exact erf GELU)."""
     handle = getattr(encoder, "_handle", None)
     if isinstance(handle, (str, os.PathLike)) and not bk_hub.is_remote(str(handle)):
-        recorded = distill._recorded_metadata(Path(handle))
+        recorded = student.recorded_metadata(Path(handle))
         return recorded.get("hf_config", {}).get("hidden_act", "gelu")
     return "gelu"
 
@@ -100,7 +100,7 @@ def encoder_config(encoder, hidden_act: str | None = None) -> dict:
     2
     """
     act = hidden_act or _recorded_hidden_act(encoder)
-    return distill.encoder_config(_float_variables(encoder), act)
+    return student.encoder_config(_float_variables(encoder), act)
 
 
 def architecture_table(encoder) -> pd.DataFrame:
@@ -116,7 +116,7 @@ def architecture_table(encoder) -> pd.DataFrame:
     """
     rows = []
     for var in _float_variables(encoder):
-        key = distill._variable_key(var.name)
+        key = student.variable_key(var.name)
         match = next(((b, p) for pattern, b, p in _PARTS if re.match(pattern, key)), None)
         if match is None:
             raise ValueError(
@@ -144,7 +144,7 @@ def embedding_tables(encoder) -> dict[str, np.ndarray]:
     Args:
         encoder: `bertkit.load_encoder` layer or a SavedModel loaded with `hub.load`.
     """
-    found = distill._by_key(_float_variables(encoder))
+    found = student.by_key(_float_variables(encoder))
     missing = [v for v in _TABLES.values() if v not in found]
     if missing:
         raise ValueError(
@@ -220,7 +220,7 @@ class InspectableEncoder(tf_keras.Model):
         network = converter.build_encoder_network(
             config, dropout=False, return_attention_scores=True, return_word_embeddings=True
         )
-        distill.copy_lower_layers(_float_variables(encoder), network)  # every layer: same depth
+        student.copy_lower_layers(_float_variables(encoder), network)  # every layer: same depth
         inputs = {
             name: tf_keras.Input(shape=(None,), dtype=tf.int32, name=name)
             for name in names.ENCODER_INPUTS

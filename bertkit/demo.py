@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import os
 
-from bertkit import classifier, data, datasets, evaluate, finetune, training_job
+from bertkit import classifier, datasets, evaluate, finetune, loaders, splits, training_job
+from bertkit.labels import LabelEncoder
 from bertkit.presets import DEFAULT_PRESET
 
 QUICK_ENV = "BERTKIT_QUICK"
@@ -38,14 +39,14 @@ def compare_strategies(
     train_df, test_df = datasets.load_drug_reviews()
     if train_limit:
         train_df = train_df.sample(n=min(train_limit, len(train_df)), random_state=seed)
-    full_train = data.from_dataframe(
+    full_train = loaders.from_dataframe(
         train_df, datasets.DRUG_TEXT_COLUMN, datasets.DRUG_LABEL_COLUMN
     )
-    train_ds, val_ds = data.stratified_split(
+    train_ds, val_ds = splits.stratified_split(
         full_train, training_job.VALIDATION_FRACTION, seed=seed
     )
-    test_ds = data.from_dataframe(test_df, datasets.DRUG_TEXT_COLUMN, datasets.DRUG_LABEL_COLUMN)
-    labels = data.LabelEncoder.fit(train_ds.labels)
+    test_ds = loaders.from_dataframe(test_df, datasets.DRUG_TEXT_COLUMN, datasets.DRUG_LABEL_COLUMN)
+    labels = LabelEncoder.fit(train_ds.labels)
     y_train, y_val, y_test = (labels.encode(d.labels) for d in (train_ds, val_ds, test_ds))
 
     rows = []

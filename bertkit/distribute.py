@@ -106,6 +106,47 @@ def split_cpu(num_devices: int) -> list:
     return tf.config.list_logical_devices("CPU")
 
 
+def _check_choice(value: str, choices, what: str, argument: str, hint: str = "") -> None:
+    """Raises unless `value` is one of `choices`, naming it as the caller's `argument`."""
+    if value not in choices:
+        raise ValueError(
+            f"Unknown {what}. Received: {argument}={value!r}. Use one of {list(choices)}{hint}."
+        )
+
+
+def check_micro_batches(micro_batch_size: int | None, distribute) -> None:
+    """Refuses micro-batches under a strategy: `bertkit train` and `training_loop.run` ask it.
+
+    Args:
+        micro_batch_size: optional int. `TrainConfig.micro_batch_size`.
+        distribute: str | tf.distribute.Strategy. A `TRAINING_DISTRIBUTE` name
+            (`"none"` trains without a strategy) or the model's strategy
+            (TensorFlow's default strategy trains without one).
+
+    Examples:
+    >>> check_micro_batches(4, "none"), check_micro_batches(None, "mirrored")
+    (None, None)
+    >>> check_micro_batches(4, make_strategy("mirrored", devices=["/cpu:0"]))
+    Traceback (most recent call last):
+    ...
+    ValueError: micro_batch_size (--micro-batch-size) does not work under a distribution strategy: ... Received: micro_batch_size=4, strategy=MirroredStrategy. ...
+    """
+    if isinstance(distribute, str):
+        distributed, received = distribute != "none", f"distribute={distribute!r}"
+    else:  # outside any scope, get_strategy() is TensorFlow's default strategy
+        default = distribute is tf.distribute.get_strategy() and not tf.distribute.has_strategy()
+        distributed, received = not default, f"strategy={type(distribute).__name__}"
+    if micro_batch_size is not None and distributed:
+        raise ValueError(
+            "micro_batch_size (--micro-batch-size) does not work under a distribution "
+            "strategy: its loop over micro-batches would synchronise the replicas inside a "
+            "tf.while_loop, which tf.distribute does not support. Received: "
+            f"micro_batch_size={micro_batch_size}, {received}. Drop micro_batch_size "
+            "(--micro-batch-size; each replica already holds only batch_size / replicas "
+            "examples' activations), or train without the strategy (without --distribute)."
+        )
+
+
 def cpu_device_names() -> list[str]:
     """Names of the logical CPU devices, e.g. `['/device:CPU:0', '/device:CPU:1']`."""
     return [device.name for device in tf.config.list_logical_devices("CPU")]
@@ -128,11 +169,7 @@ def make_strategy(
     >>> make_strategy("mirrored", devices=["/cpu:0"]).num_replicas_in_sync
     1
     """
-    if name not in STRATEGY_NAMES:
-        raise ValueError(
-            f"Unknown distribution strategy. Received: name={name!r}. "
-            f"Use one of {list(STRATEGY_NAMES)}."
-        )
+    _check_choice(name, STRATEGY_NAMES, "distribution strategy", "name")
     if devices is not None and name != "mirrored":
         raise ValueError(
             f"`devices` only applies to the 'mirrored' strategy. Received: name={name!r}, "
@@ -254,20 +291,14 @@ def check_training_distribution(
     >>> check_training_distribution("mirrored", devices=2, batch_size=16)
     {}
     """
-    if name not in TRAINING_DISTRIBUTE:
-        raise ValueError(
-            f"Unknown distribution for training. Received: distribute={name!r}. Use one of "
-            f"{list(TRAINING_DISTRIBUTE)} (a TPU: `make_strategy('tpu')` from Python)."
-        )
-    if micro_batch_size is not None and name != "none":
-        raise ValueError(
-            "micro_batch_size (--micro-batch-size) does not work under a distribution "
-            "strategy: its loop over micro-batches would synchronise the replicas inside a "
-            "tf.while_loop, which tf.distribute does not support. Received: "
-            f"micro_batch_size={micro_batch_size}, distribute={name!r}. Drop "
-            "--micro-batch-size (each replica already holds only batch_size / replicas "
-            "examples' activations), or train without --distribute."
-        )
+    _check_choice(
+        name,
+        TRAINING_DISTRIBUTE,
+        "distribution for training",
+        "distribute",
+        " (a TPU: `make_strategy('tpu')` from Python)",
+    )
+    check_micro_batches(micro_batch_size, name)
     if devices is not None:
         if name != "mirrored":
             raise ValueError(

@@ -49,8 +49,8 @@ import tensorflow as tf
 
 from bertkit import _env, classifier, names, trust
 from bertkit._atomic import Layout, atomic_dir
-from bertkit.data import LABELS_FILE, LabelEncoder, read_class_names
 from bertkit.inputs import PREDICT_BATCH_SIZE
+from bertkit.labels import LABELS_FILE, LabelEncoder, read_class_names
 
 INFO_FILE = "bertkit_model.json"
 SIGNATURE = "serving_default"
@@ -161,7 +161,7 @@ def save_model(
         raise ValueError(
             "label_names must be distinct: two classes with one name cannot be told apart in "
             f"predictions. Received: {repeated} repeated in {label_names}. Give every class "
-            "its own name (bertkit.data.LabelEncoder.fit(labels).classes has one per class)."
+            "its own name (bertkit.LabelEncoder.fit(labels).classes has one per class)."
         )
     if len(label_names) != int(model.output_shape[-1]):
         raise ValueError(

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from bertkit import export
-from bertkit.data import read_class_names
+from bertkit.labels import read_class_names
 from bertkit.litert import SIDECAR_SUFFIX, SIGNATURE, SUFFIX, quiet_native_logs, sidecar_path
 
 

@@ -24,7 +24,7 @@ import tf_keras
 from bertkit import classifier, inputs
 
 _ENCODE_HINT = (
-    "Encode class names with bertkit.data.LabelEncoder: encoder = LabelEncoder.fit(labels); "
+    "Encode class names with bertkit.LabelEncoder: encoder = LabelEncoder.fit(labels); "
     "label_ids = encoder.encode(labels)."
 )
 
@@ -115,7 +115,7 @@ def check_label_ids(
                 f"{bad[0]} ({what}; {bad.size} such label{'s' if bad.size > 1 else ''}). "
                 "Labels are class ids in [0, num_classes), not probabilities: fill in or drop "
                 "missing labels and round the others, or encode class names with "
-                "bertkit.data.LabelEncoder."
+                "bertkit.LabelEncoder."
             )
     if len(array) != len(examples):
         raise ValueError(

@@ -8,18 +8,19 @@ TFRecord file per split plus `dataset_info.json`, `features.json` and
 
 - `text`: `tfds.features.Text()`, a scalar `tf.string`;
 - `label`: `tfds.features.ClassLabel(names=classes)`, a scalar `tf.int64` whose
-  names are the sorted class names (the order `bertkit.data.LabelEncoder.fit`
+  names are the sorted class names (the order `bertkit.LabelEncoder.fit`
   gives), so label id `i` means the same class in TFDS and in bertkit;
 - supervised keys `("text", "label")`, so `tfds.load(..., as_supervised=True)`
   yields `(text, label)` pairs ready for Keras.
 
 Read it back like any prepared TFDS dataset:
-`bertkit.data.load_tfds(NAME, split=..., data_dir=data_dir, download=False)`
+`bertkit.tfds_data.load_tfds(NAME, split=..., data_dir=data_dir, download=False)`
 or `tfds.load(NAME, split=..., data_dir=data_dir, download=False)`.
 
 Examples:
 >>> import tempfile
->>> from bertkit.data import TextDataset, load_tfds
+>>> from bertkit.text_dataset import TextDataset
+>>> from bertkit.tfds_data import load_tfds
 >>> train = TextDataset(["good film", "bad film", "great cast"], ["pos", "neg", "pos"], "inline")
 >>> test = TextDataset(["dull plot", "fine acting"], ["neg", "pos"], "inline")
 >>> with tempfile.TemporaryDirectory() as tmp:
@@ -40,7 +41,9 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from bertkit.data import LabelEncoder, TextDataset, import_tfds
+from bertkit.labels import LabelEncoder
+from bertkit.text_dataset import TextDataset
+from bertkit.tfds_data import import_tfds
 
 DEFAULT_VERSION = "1.0.0"
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -71,7 +74,7 @@ def _check_splits(splits) -> None:
     for split, dataset in splits.items():
         if not isinstance(dataset, TextDataset):
             raise TypeError(
-                f"Every split must be a bertkit.data.TextDataset. Received: "
+                f"Every split must be a bertkit.text_dataset.TextDataset. Received: "
                 f"{type(dataset).__name__} for split {split!r}. Load it with bertkit.data.load."
             )
         if dataset.labels is None or len(dataset) == 0:

@@ -16,9 +16,20 @@ from pathlib import Path
 
 import numpy as np
 
-from bertkit import checkpoints, classifier, data, evaluate, export, finetune, inputs, litert_serve
+from bertkit import (
+    checkpoints,
+    classifier,
+    data,
+    evaluate,
+    export,
+    finetune,
+    inputs,
+    litert_serve,
+    splits,
+)
 from bertkit import distribute as bk_distribute
 from bertkit._atomic import check_output
+from bertkit.labels import LabelEncoder
 from bertkit.presets import DEFAULT_PRESET
 
 VALIDATION_FRACTION = 0.1
@@ -61,7 +72,7 @@ def train_from_files(
     checkpoints). They are deleted once the model is saved. `micro_batch_size`
     (gradient accumulation, see `TrainConfig`) only changes memory, so a run
     that ran out of memory can resume with a smaller one. `sep` is the
-    separator of CSV files (`None`: sniffed, see `data.load_csv`).
+    separator of CSV files (`None`: sniffed, see `loaders.load_csv`).
 
     `distribute` trains under a `tf.distribute` strategy
     (`bertkit.distribute.training_strategy`): `"mirrored"` over `devices` GPUs or
@@ -109,8 +120,8 @@ def train_from_files(
     if validation is not None:
         val_ds = data.load(validation, **columns, on_bad_text=on_bad_text)
     else:
-        train_ds, val_ds = data.stratified_split(train_ds, VALIDATION_FRACTION, seed=seed)
-    encoder = data.LabelEncoder.fit(train_ds.labels)
+        train_ds, val_ds = splits.stratified_split(train_ds, VALIDATION_FRACTION, seed=seed)
+    encoder = LabelEncoder.fit(train_ds.labels)
     y_train = encoder.encode(train_ds.labels)
     y_val = encoder.encode(val_ds.labels)
     finetune.set_seed(seed, deterministic)  # before building: seeds the head's initial weights
@@ -228,7 +239,7 @@ def evaluate_files(
         data_path, text_column, label_column, sep=sep, on_bad_text=on_bad_text
     )
     model = litert_serve.load_model(model_dir, trust_model=trust_model)
-    encoder = data.LabelEncoder(model.label_names)
+    encoder = LabelEncoder(model.label_names)
     y_true = encoder.encode(dataset.labels)  # raises on labels the model never saw
     start = time.perf_counter()
     probs = model.predict_proba(dataset.texts, progress=progress)

@@ -12,7 +12,7 @@ one order, so a setting works the same in all of them:
    `LossScaleOptimizer` under mixed_float16, created and compiled in the
    model's `tf.distribute` strategy scope (`bertkit.distribute`);
 4. with `config.micro_batch_size`, gradient accumulation over micro-batches
-   (`bertkit.accumulation`);
+   (`bertkit.accumulation`; refused up front under a distribution strategy);
 5. callbacks, in this order: the NaN guard (first, so nothing after it sees
    diverged weights), the epoch timer, the caller's, early stopping on
    `val_loss` (best weights restored), per-epoch checkpoints;
@@ -39,7 +39,7 @@ from collections.abc import Callable
 import tensorflow as tf
 import tf_keras
 
-from bertkit import accumulation, checkpoints, inputs, preflight
+from bertkit import accumulation, checkpoints, distribute, inputs, preflight
 from bertkit import precision as bk_precision
 
 NO_DECAY = ["LayerNorm", "layer_norm", "bias"]
@@ -211,9 +211,13 @@ def run(
         FitResult; epochs run by an interrupted earlier process come first in its history.
 
     Raises:
+        ValueError: `config.micro_batch_size` is set and the model has a distribution
+            strategy (`bertkit.distribute.check_micro_batches`).
         bertkit.preflight.NonFiniteLossError: the loss became NaN or infinite.
     """
     config.validate()
+    # Before any work: accumulation's loop cannot run under tf.distribute (it would fail mid-fit).
+    distribute.check_micro_batches(config.micro_batch_size, model.distribute_strategy)
     set_seed(config.seed, config.deterministic)
     state = None
     if checkpoint_dir is not None:

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from bertkit import classifier, curves, distill, export, finetune, inputs, presets
+from bertkit import classifier, curves, export, finetune, inputs, presets, student
 from bertkit.local_presets import tiny_vocabulary
 
 TEXTS = [
@@ -205,7 +205,7 @@ def test_build_classifier_takes_the_arguments_of_the_class():
         lambda model, tmp: curves.fit_head(model, np.zeros((2, 4), np.float32), [0, 1]),
         lambda model, tmp: inputs.encode_texts(model, ["a"]),
         lambda model, tmp: inputs.encode_for_model(model, ["a"]),
-        lambda model, tmp: distill.make_student(model, 1, tmp / "student"),
+        lambda model, tmp: student.make_student(model, 1, tmp / "student"),
     ],
     ids=["save_model", "fit", "fit_head", "encode_texts", "encode_for_model", "make_student"],
 )

@@ -15,8 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bertkit import data
-from bertkit.data import LabelEncoder, TextDataset
+from bertkit import data, loaders, splits, tfds_data
+from bertkit.labels import LabelEncoder, read_class_names
+from bertkit.text_dataset import TextDataset
 
 
 def write_bytes(path, content: bytes):
@@ -45,7 +46,7 @@ def test_load_csv_keeps_texts_as_written_and_labels_as_strings(tmp_path):
         tmp_path / "reviews.csv",
         'text,label\n007,1\nNA,0\n"Long, with a comma\nand a newline",1\n  padded  ,None\n',
     )
-    dataset = data.load_csv(path)
+    dataset = loaders.load_csv(path)
     assert dataset.texts == ["007", "NA", "Long, with a comma\nand a newline", "  padded  "]
     assert dataset.labels == ["1", "0", "1", "None"]  # "None" is a class name, not missing
     assert dataset.source == str(path)
@@ -54,7 +55,7 @@ def test_load_csv_keeps_texts_as_written_and_labels_as_strings(tmp_path):
 
 def test_load_csv_strips_labels_and_reads_a_byte_order_mark(tmp_path):
     path = write_bytes(tmp_path / "bom.csv", b"\xef\xbb\xbftext,label\nhello, pos\nbye,neg \n")
-    dataset = data.load_csv(path)
+    dataset = loaders.load_csv(path)
     assert dataset.texts == ["hello", "bye"]
     assert dataset.labels == ["pos", "neg"]
 
@@ -64,23 +65,23 @@ def test_tab_separator_is_detected_from_the_extension(tmp_path, name):
     content = b"text\tlabel\nfirst, with commas, here\ta\nsecond\tb\n"
     if name.endswith(".gz"):
         content = gzip.compress(content)
-    dataset = data.load_csv(write_bytes(tmp_path / name, content))
+    dataset = loaders.load_csv(write_bytes(tmp_path / name, content))
     assert dataset.texts == ["first, with commas, here", "second"]
     assert dataset.labels == ["a", "b"]
 
 
 def test_explicit_separator_overrides_the_extension(tmp_path):
     path = write_text(tmp_path / "data.txt", "text;label\nx,y;a\nz;b\n")
-    dataset = data.load_csv(path, sep=";")
+    dataset = loaders.load_csv(path, sep=";")
     assert dataset.texts == ["x,y", "z"]
     assert dataset.labels == ["a", "b"]
 
 
 def test_custom_columns_and_unlabelled_csv(tmp_path):
     path = write_text(tmp_path / "d.csv", "id,review,stars\n1,good,5\n2,bad,1\n")
-    dataset = data.load_csv(path, text_column="review", label_column="stars")
+    dataset = loaders.load_csv(path, text_column="review", label_column="stars")
     assert (dataset.texts, dataset.labels) == (["good", "bad"], ["5", "1"])
-    unlabelled = data.load_csv(path, text_column="review", label_column=None)
+    unlabelled = loaders.load_csv(path, text_column="review", label_column=None)
     assert unlabelled.texts == ["good", "bad"]
     assert unlabelled.labels is None
 
@@ -88,33 +89,33 @@ def test_custom_columns_and_unlabelled_csv(tmp_path):
 def test_missing_file_names_the_path(tmp_path):
     path = tmp_path / "nope.csv"
     with pytest.raises(FileNotFoundError, match="nope.csv"):
-        data.load_csv(path)
+        loaders.load_csv(path)
 
 
 def test_missing_extensionless_file_suggests_tfds(tmp_path):
     with pytest.raises(FileNotFoundError, match="tfds:"):
-        data.load_csv(tmp_path / "imdb_reviews")
+        loaders.load_csv(tmp_path / "imdb_reviews")
 
 
 def test_directory_passed_to_load_csv_points_to_the_folder_loader(tmp_path):
     with pytest.raises(IsADirectoryError, match="load_text_directory"):
-        data.load_csv(tmp_path)
+        loaders.load_csv(tmp_path)
 
 
 def test_empty_file_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="empty"):
-        data.load_csv(write_text(tmp_path / "empty.csv", ""))
+        loaders.load_csv(write_text(tmp_path / "empty.csv", ""))
 
 
 def test_header_without_rows_is_an_error(tmp_path):
     with pytest.raises(ValueError, match=r"no rows"):
-        data.load_csv(write_text(tmp_path / "header.csv", "text,label\n"))
+        loaders.load_csv(write_text(tmp_path / "header.csv", "text,label\n"))
 
 
 def test_wrong_text_column_lists_available_columns(tmp_path):
     path = write_text(tmp_path / "d.csv", "text,label\na,x\n")
     with pytest.raises(ValueError) as info:
-        data.load_csv(path, text_column="txt")
+        loaders.load_csv(path, text_column="txt")
     message = str(info.value)
     assert "Column 'txt' not found" in message
     assert "Received: text_column='txt'" in message
@@ -128,21 +129,21 @@ def test_wrong_label_column_lists_available_columns(tmp_path):
     with pytest.raises(
         ValueError, match=r"Column 'label' not found.*\['text', 'sentiment'\]"
     ) as info:
-        data.load_csv(path)
+        loaders.load_csv(path)
     assert "label_column=None for unlabelled data" in str(info.value)
 
 
 def test_tsv_read_as_csv_hints_at_the_separator(tmp_path):
     path = write_text(tmp_path / "data.csv", "text\tlabel\na\tx\n")
     with pytest.raises(ValueError, match=r"sep='\\t' \(--sep 'tab' on the CLI\)"):
-        data.load_csv(path, sep=",")
+        loaders.load_csv(path, sep=",")
 
 
 def test_bad_texts_raise_with_spreadsheet_row_numbers(tmp_path):
     # Data rows 1..5 are spreadsheet rows 2..6: the empty cell is row 3, the blank text row 5.
     path = write_text(tmp_path / "d.csv", 'text,label\nok,a\n,b\nfine,a\n"   ",b\ngood,a\n')
     with pytest.raises(ValueError) as info:
-        data.load_csv(path)
+        loaders.load_csv(path)
     message = str(info.value)
     assert "2 bad values" in message
     assert "empty or whitespace-only in rows 3, 5." in message
@@ -154,35 +155,41 @@ def test_bad_text_rows_are_capped_at_ten(tmp_path):
     rows = "".join(f",x{i}\n" for i in range(13))
     path = write_text(tmp_path / "d.csv", "text,label\nok,a\n" + rows)
     with pytest.raises(ValueError, match=r"rows 3, 4, 5, 6, 7, 8, 9, 10, 11, 12 and 3 more\."):
-        data.load_csv(path)
+        loaders.load_csv(path)
 
 
 def test_drop_bad_texts_warns_with_the_count(tmp_path):
     path = write_text(tmp_path / "d.csv", 'text,label\nok,a\n,b\nfine,b\n" ",a\n')
     with pytest.warns(UserWarning, match="Dropped 2 of 4 rows") as record:
-        dataset = data.load_csv(path, on_bad_text="drop")
+        dataset = loaders.load_csv(path, on_bad_text="drop")
     assert record[0].filename == __file__  # the warning points at the caller, not bertkit
     assert dataset.texts == ["ok", "fine"]
     assert dataset.labels == ["a", "b"]
+    # Through data.load and from the splitter too: past every data module to this file.
+    with pytest.warns(UserWarning, match="Dropped 2 of 4 rows") as record:
+        data.load(path, on_bad_text="drop")
+    with pytest.warns(UserWarning, match="without stratification") as split_record:
+        splits.stratified_split(dataset, validation_fraction=0.5)
+    assert [record[0].filename, split_record[0].filename] == [__file__, __file__]
 
 
 def test_drop_with_every_text_bad_is_an_error(tmp_path):
     path = write_text(tmp_path / "d.csv", "text,label\n,a\n ,b\n")
     with pytest.raises(ValueError, match="No examples left"):
-        data.load_csv(path, on_bad_text="drop")
+        loaders.load_csv(path, on_bad_text="drop")
 
 
 def test_missing_labels_are_never_dropped(tmp_path):
     path = write_text(tmp_path / "d.csv", "text,label\na,x\nb,\nc,y\nd,  \n")
     for on_bad_text in ("error", "drop"):
         with pytest.raises(ValueError, match=r"2 missing or empty labels.*rows 3, 5"):
-            data.load_csv(path, on_bad_text=on_bad_text)
+            loaders.load_csv(path, on_bad_text=on_bad_text)
 
 
 def test_unknown_on_bad_text_is_an_error(tmp_path):
     path = write_text(tmp_path / "d.csv", "text,label\na,x\n")
     with pytest.raises(ValueError, match=r"on_bad_text must be one of \['error', 'drop'\]"):
-        data.load_csv(path, on_bad_text="skip")
+        loaders.load_csv(path, on_bad_text="skip")
 
 
 def test_invalid_utf8_names_the_byte_offset_and_the_option(tmp_path):
@@ -190,29 +197,29 @@ def test_invalid_utf8_names_the_byte_offset_and_the_option(tmp_path):
     path = write_bytes(tmp_path / "latin.csv", content)
     offset = content.index(b"\xff")
     with pytest.raises(ValueError) as info:
-        data.load_csv(path)
+        loaders.load_csv(path)
     message = str(info.value)
     assert f"byte offset {offset} (line 3)" in message
     assert 'encoding_errors="replace"' in message
-    dataset = data.load_csv(path, encoding_errors="replace")
+    dataset = loaders.load_csv(path, encoding_errors="replace")
     assert dataset.texts == ["fine", "bro\ufffdken"]
 
 
 def test_rows_with_too_many_fields_are_a_parse_error(tmp_path):
     path = write_text(tmp_path / "d.csv", "text,label\na,x\nb, c,y\n")
     with pytest.raises(ValueError, match=r"Could not parse .* as CSV.*Quote texts"):
-        data.load_csv(path)
+        loaders.load_csv(path)
 
 
 def test_first_row_with_an_extra_field_is_not_silently_an_index(tmp_path):
     path = write_text(tmp_path / "d.csv", "text,label\nI liked it, a lot,pos\nmeh, ok,neg\n")
     with pytest.raises(ValueError, match="more fields than the header"):
-        data.load_csv(path)
+        loaders.load_csv(path)
 
 
 def test_labels_3_and_3_point_0_are_one_class(tmp_path):
     path = write_text(tmp_path / "d.csv", "text,label\na,3\nb,3.0\nc, 4.00 \nd,x\n")
-    dataset = data.load_csv(path)
+    dataset = loaders.load_csv(path)
     assert dataset.labels == ["3", "3", "4", "x"]
     assert LabelEncoder.fit(dataset.labels).classes == ["3", "4", "x"]
 
@@ -227,13 +234,13 @@ def test_semicolon_csv_is_sniffed_without_sep(tmp_path):
 @pytest.mark.parametrize("sep", ["|", "\t"])
 def test_other_separators_are_sniffed_in_a_csv_named_file(tmp_path, sep):
     path = write_text(tmp_path / "d.txt", f"text{sep}label\nhello, world{sep}pos\nbye{sep}neg\n")
-    assert data.load_csv(path).texts == ["hello, world", "bye"]
+    assert loaders.load_csv(path).texts == ["hello, world", "bye"]
 
 
 def test_semicolons_in_texts_do_not_make_a_comma_csv_a_semicolon_one(tmp_path):
     rows = "".join(f'"one; two; {i}",pos\n' for i in range(5))
     path = write_text(tmp_path / "d.csv", "text,label\n" + rows)
-    assert data.load_csv(path).texts[0] == "one; two; 0"
+    assert loaders.load_csv(path).texts[0] == "one; two; 0"
 
 
 def test_sep_must_be_one_character_and_only_for_delimited_files(tmp_path):
@@ -247,13 +254,13 @@ def test_sep_must_be_one_character_and_only_for_delimited_files(tmp_path):
 def test_duplicate_column_names_are_refused_not_first_one_used(tmp_path):
     path = write_text(tmp_path / "d.csv", "text,label,text\na,x,b\nc,y,d\n")
     with pytest.raises(ValueError, match=r"'text' more than once\. Received: columns "):
-        data.load_csv(path)
+        loaders.load_csv(path)
     frame = pd.DataFrame([["a", "x", "b"]], columns=["text", "label", "label"])
     with pytest.raises(ValueError, match=r"'label' more than once"):
-        data.from_dataframe(frame)
+        loaders.from_dataframe(frame)
     # A column really called "text.1" is not a duplicate.
     path = write_text(tmp_path / "e.csv", "text,text.1,label\na,b,x\n")
-    assert data.load_csv(path).texts == ["a"]
+    assert loaders.load_csv(path).texts == ["a"]
 
 
 # --------------------------------------------------------------------------- formats
@@ -269,7 +276,7 @@ def test_parquet_is_read_not_called_invalid_utf8(tmp_path, name):
     assert dataset.texts == ["007", "Loved it", "2020-01-01"]
     assert dataset.labels == ["3", "3", "4"]
     with pytest.raises(ValueError, match=r"got parquet\. .* Use data\.load\(path\)"):
-        data.load_csv(tmp_path / name)
+        loaders.load_csv(tmp_path / name)
 
 
 @pytest.mark.parametrize(
@@ -327,7 +334,7 @@ def test_unsupported_formats_say_what_they_are_and_what_is_supported(tmp_path, n
     assert re.search(what, str(info.value))
     assert "Parquet (.parquet) and JSON Lines (.jsonl" in str(info.value)
     with pytest.raises(ValueError, match="Unsupported data file format"):
-        data.load_csv(path)
+        loaders.load_csv(path)
 
 
 # --------------------------------------------------------------------------- DataFrame
@@ -342,18 +349,18 @@ def test_from_dataframe_converts_labels_to_strings():
             "strings": ["pos", "neg", "pos"],
         }
     )
-    assert data.from_dataframe(frame, label_column="ints").labels == ["0", "1", "0"]
-    assert data.from_dataframe(frame, label_column="floats").labels == ["1", "0", "2.5"]
-    assert data.from_dataframe(frame, label_column="strings").labels == ["pos", "neg", "pos"]
-    assert data.from_dataframe(frame, label_column=None).labels is None
+    assert loaders.from_dataframe(frame, label_column="ints").labels == ["0", "1", "0"]
+    assert loaders.from_dataframe(frame, label_column="floats").labels == ["1", "0", "2.5"]
+    assert loaders.from_dataframe(frame, label_column="strings").labels == ["pos", "neg", "pos"]
+    assert loaders.from_dataframe(frame, label_column=None).labels is None
 
 
 def test_nan_promoted_int_labels_become_ints_and_the_gap_is_an_error():
     frame = pd.DataFrame({"text": ["a", "b", "c"], "label": [1, None, 0]}, index=[10, 11, 12])
     assert frame["label"].dtype == float  # what pandas does to an int column with a gap
     with pytest.raises(ValueError, match=r"1 missing or empty label.*index 11"):
-        data.from_dataframe(frame)
-    kept = data.from_dataframe(frame.drop(index=11))
+        loaders.from_dataframe(frame)
+    kept = loaders.from_dataframe(frame.drop(index=11))
     assert kept.labels == ["1", "0"]
 
 
@@ -363,7 +370,7 @@ def test_dataframe_bad_texts_are_named_by_index_label():
         index=["r1", "r2", "r3", "r4", "r5", "r6"],
     )
     with pytest.raises(ValueError) as info:
-        data.from_dataframe(frame, source="my frame")
+        loaders.from_dataframe(frame, source="my frame")
     message = str(info.value)
     assert "of my frame has 5 bad values" in message
     assert "missing in rows with index 'r2', 'r3', 'r6'" in message
@@ -374,19 +381,19 @@ def test_dataframe_bad_texts_are_named_by_index_label():
 def test_dataframe_non_string_texts_are_dropped_not_converted():
     frame = pd.DataFrame({"text": ["ok", 3.5, "fine"], "label": ["a", "b", "c"]})
     with pytest.warns(UserWarning, match=r"Dropped 1 of 3 rows.*not a string"):
-        dataset = data.from_dataframe(frame, on_bad_text="drop")
+        dataset = loaders.from_dataframe(frame, on_bad_text="drop")
     assert dataset.texts == ["ok", "fine"]
     assert dataset.labels == ["a", "c"]
 
 
 def test_from_dataframe_rejects_other_types():
     with pytest.raises(TypeError, match="pandas DataFrame. Received: list"):
-        data.from_dataframe([("a", "x")])
+        loaders.from_dataframe([("a", "x")])
 
 
 def test_empty_dataframe_is_an_error():
     with pytest.raises(ValueError, match="no rows"):
-        data.from_dataframe(pd.DataFrame({"text": [], "label": []}))
+        loaders.from_dataframe(pd.DataFrame({"text": [], "label": []}))
 
 
 def test_text_dataset_checks_lengths_and_summarises():
@@ -414,7 +421,7 @@ def make_text_tree(root):
 def test_load_text_directory_labels_by_folder(tmp_path):
     root = make_text_tree(tmp_path / "reviews")
     with no_warnings():
-        dataset = data.load_text_directory(root)
+        dataset = loaders.load_text_directory(root)
     assert dataset.texts == ["Dull.", "Boring.", "Great.", "Loved it."]
     assert dataset.labels == ["neg", "neg", "pos", "pos"]
     assert dataset.source == str(root)
@@ -426,23 +433,23 @@ def test_invalid_utf8_files_are_replaced_and_counted(tmp_path):
     write_bytes(tmp_path / "b" / "3.txt", b"\xff\xfebad")
     write_bytes(tmp_path / "b" / "4.txt", "na\u00efve".encode())
     with pytest.warns(UserWarning, match="2 of 4 files .* invalid UTF-8"):
-        dataset = data.load_text_directory(tmp_path)
+        dataset = loaders.load_text_directory(tmp_path)
     assert dataset.texts == ["caf\ufffd", "ok", "\ufffd\ufffdbad", "na\u00efve"]
 
 
 def test_text_directory_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing_dir"):
-        data.load_text_directory(tmp_path / "missing_dir")
+        loaders.load_text_directory(tmp_path / "missing_dir")
     file = write_text(tmp_path / "file.csv", "text,label\n")
     with pytest.raises(NotADirectoryError, match="file.csv"):
-        data.load_text_directory(file)
+        loaders.load_text_directory(file)
     flat = tmp_path / "flat"
     write_text(flat / "1.txt", "loose")
     with pytest.raises(ValueError, match=r"no sub-folders \(but 1 .txt files directly inside\)"):
-        data.load_text_directory(flat)
+        loaders.load_text_directory(flat)
     (tmp_path / "hollow" / "pos").mkdir(parents=True)
     with pytest.raises(ValueError, match="No .txt files found"):
-        data.load_text_directory(tmp_path / "hollow")
+        loaders.load_text_directory(tmp_path / "hollow")
 
 
 def test_text_directory_warns_about_loose_files_and_empty_classes(tmp_path):
@@ -451,7 +458,7 @@ def test_text_directory_warns_about_loose_files_and_empty_classes(tmp_path):
     (tmp_path / "neutral").mkdir()
     write_text(tmp_path / "stray.txt", "where do I go")
     with pytest.warns(UserWarning) as record:
-        dataset = data.load_text_directory(tmp_path)
+        dataset = loaders.load_text_directory(tmp_path)
     messages = " ".join(str(w.message) for w in record)
     assert "Ignored 1 .txt files" in messages
     assert "['neutral']" in messages
@@ -463,9 +470,9 @@ def test_empty_text_files_follow_on_bad_text(tmp_path):
     write_text(tmp_path / "pos" / "2.txt", " \n")
     write_text(tmp_path / "neg" / "1.txt", "no")
     with pytest.raises(ValueError, match=r"empty or whitespace-only in files 'pos/2.txt'"):
-        data.load_text_directory(tmp_path)
+        loaders.load_text_directory(tmp_path)
     with pytest.warns(UserWarning, match="Dropped 1 of 3"):
-        dataset = data.load_text_directory(tmp_path, on_bad_text="drop")
+        dataset = loaders.load_text_directory(tmp_path, on_bad_text="drop")
     assert dataset.texts == ["no", "yes"]
 
 
@@ -479,7 +486,7 @@ def tfds():
 
 def test_load_tfds_imdb_reviews_from_mock_data(tfds, tmp_path):
     with tfds.testing.mock_data(num_examples=9):
-        dataset = data.load_tfds("imdb_reviews", split="train", data_dir=tmp_path)
+        dataset = tfds_data.load_tfds("imdb_reviews", split="train", data_dir=tmp_path)
     assert len(dataset) == 9
     assert all(isinstance(text, str) for text in dataset.texts)
     assert set(dataset.labels) <= {"neg", "pos"}
@@ -488,8 +495,8 @@ def test_load_tfds_imdb_reviews_from_mock_data(tfds, tmp_path):
 
 def test_load_tfds_glue_sst2_detects_the_sentence_feature(tfds, tmp_path):
     with tfds.testing.mock_data(num_examples=6):
-        auto = data.load_tfds("glue/sst2", split="validation", data_dir=tmp_path)
-        explicit = data.load_tfds(
+        auto = tfds_data.load_tfds("glue/sst2", split="validation", data_dir=tmp_path)
+        explicit = tfds_data.load_tfds(
             "glue/sst2", split="validation", text_key="sentence", data_dir=tmp_path
         )
     assert len(auto) == 6
@@ -499,14 +506,14 @@ def test_load_tfds_glue_sst2_detects_the_sentence_feature(tfds, tmp_path):
 
 def test_load_tfds_unlabelled_and_wrong_keys(tfds, tmp_path):
     with tfds.testing.mock_data(num_examples=4):
-        unlabelled = data.load_tfds("imdb_reviews", label_key=None, data_dir=tmp_path)
+        unlabelled = tfds_data.load_tfds("imdb_reviews", label_key=None, data_dir=tmp_path)
         assert unlabelled.labels is None and len(unlabelled) == 4
         with pytest.raises(ValueError, match=r"Feature 'text' not found.*'sentence'"):
-            data.load_tfds("glue/sst2", text_key="text", data_dir=tmp_path)
+            tfds_data.load_tfds("glue/sst2", text_key="text", data_dir=tmp_path)
         with pytest.raises(ValueError, match=r"Feature 'stars' not found.*'label'"):
-            data.load_tfds("imdb_reviews", label_key="stars", data_dir=tmp_path)
+            tfds_data.load_tfds("imdb_reviews", label_key="stars", data_dir=tmp_path)
         with pytest.raises(ValueError, match=r"Cannot tell which feature.*'premise'"):
-            data.load_tfds("glue/mnli", split="validation_matched", data_dir=tmp_path)
+            tfds_data.load_tfds("glue/mnli", split="validation_matched", data_dir=tmp_path)
 
 
 def _fixed_examples(sentences, labels):
@@ -527,20 +534,20 @@ def _fixed_examples(sentences, labels):
 def test_load_tfds_minus_one_labels(tfds, tmp_path):
     with tfds.testing.mock_data(as_dataset_fn=_fixed_examples(["a", "b"], [-1, -1])):
         with pytest.warns(UserWarning, match="no labels"):
-            dataset = data.load_tfds("glue/sst2", split="test", data_dir=tmp_path)
+            dataset = tfds_data.load_tfds("glue/sst2", split="test", data_dir=tmp_path)
     assert dataset.labels is None and dataset.texts == ["a", "b"]
     with tfds.testing.mock_data(as_dataset_fn=_fixed_examples(["a", "b", "c"], [1, -1, 0])):
         with pytest.raises(ValueError, match=r"1 examples of tfds:glue/sst2:test have no label"):
-            data.load_tfds("glue/sst2", split="test", data_dir=tmp_path)
+            tfds_data.load_tfds("glue/sst2", split="test", data_dir=tmp_path)
 
 
 def test_load_tfds_maps_class_ids_to_names_and_checks_texts(tfds, tmp_path):
     fixed = _fixed_examples(["good", "", "bad"], [1, 1, 0])
     with tfds.testing.mock_data(as_dataset_fn=fixed):
         with pytest.raises(ValueError, match=r"empty or whitespace-only in positions 1\."):
-            data.load_tfds("glue/sst2", data_dir=tmp_path)
+            tfds_data.load_tfds("glue/sst2", data_dir=tmp_path)
         with pytest.warns(UserWarning, match="Dropped 1 of 3"):
-            dataset = data.load_tfds("glue/sst2", data_dir=tmp_path, on_bad_text="drop")
+            dataset = tfds_data.load_tfds("glue/sst2", data_dir=tmp_path, on_bad_text="drop")
     assert dataset.texts == ["good", "bad"]
     assert dataset.labels == ["positive", "negative"]
 
@@ -553,7 +560,7 @@ def test_load_dispatches_dataframes_directories_and_files(tmp_path):
     assert data.load(frame, "review", "y").labels == ["1", "0"]
     root = make_text_tree(tmp_path / "tree")
     assert data.load(root).labels == ["neg", "neg", "pos", "pos"]
-    assert data.load(str(root)).texts == data.load_text_directory(root).texts
+    assert data.load(str(root)).texts == loaders.load_text_directory(root).texts
     path = write_text(tmp_path / "d.tsv", "t\tl\nx\tp\n")
     assert data.load(path, text_column="t", label_column="l").labels == ["p"]
     with pytest.warns(UserWarning, match="Dropped 1"):
@@ -577,7 +584,7 @@ def test_load_dispatches_dataframes_directories_and_files(tmp_path):
 )
 def test_load_parses_tfds_sources(monkeypatch, source, name, split):
     calls = []
-    monkeypatch.setattr(data, "load_tfds", lambda name, **kwargs: calls.append((name, kwargs)))
+    monkeypatch.setattr(tfds_data, "load_tfds", lambda name, **kwargs: calls.append((name, kwargs)))
     data.load(source)
     expected = {"label_key": "label"} | ({"split": split} if split else {})
     assert calls == [(name, expected)]  # default text column -> auto-detect (no text_key)
@@ -588,7 +595,7 @@ def test_load_parses_tfds_sources(monkeypatch, source, name, split):
 
 
 def test_load_rejects_two_splits(monkeypatch):
-    monkeypatch.setattr(data, "load_tfds", lambda name, **kwargs: None)
+    monkeypatch.setattr(tfds_data, "load_tfds", lambda name, **kwargs: None)
     with pytest.raises(ValueError, match="Exactly one of"):
         data.load("tfds:imdb_reviews:test", split="train")
 
@@ -647,7 +654,7 @@ def test_label_encoder_save_is_atomic(tmp_path, monkeypatch):
     def crash(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(data.os, "replace", crash)
+    monkeypatch.setattr(os, "replace", crash)
     with pytest.raises(OSError, match="disk full"):
         LabelEncoder(["x", "y"]).save(path)
     assert LabelEncoder.load(path).classes == ["a", "b"]
@@ -719,7 +726,7 @@ def test_label_encoder_reads_the_object_older_versions_saved(tmp_path):
 )
 def test_read_class_names_refuses_anything_but_a_list_of_distinct_names(value):
     with pytest.raises(ValueError) as info:
-        data.read_class_names(value, "The model's labels.json ('m/labels.json')")
+        read_class_names(value, "The model's labels.json ('m/labels.json')")
     assert str(info.value).startswith(
         "The model's labels.json ('m/labels.json') must hold the class names as a JSON list of "
         f"at least 2 distinct, non-empty strings (class id i is entry i). Received: {value}"
@@ -737,7 +744,7 @@ def labelled(counts: dict[str, int]) -> TextDataset:
 def test_stratified_split_keeps_class_proportions():
     counts = {"a": 61, "b": 29, "c": 10}
     dataset = labelled(counts)
-    train, validation = data.stratified_split(dataset, validation_fraction=0.2, seed=3)
+    train, validation = splits.stratified_split(dataset, validation_fraction=0.2, seed=3)
     assert len(validation) == 20 and len(train) == 80
     got = Counter(validation.labels)
     for label, count in counts.items():
@@ -750,9 +757,9 @@ def test_stratified_split_keeps_class_proportions():
 
 def test_stratified_split_is_deterministic_for_a_seed():
     dataset = labelled({"a": 30, "b": 30})
-    first = data.stratified_split(dataset, 0.25, seed=7)
-    second = data.stratified_split(dataset, 0.25, seed=7)
-    other = data.stratified_split(dataset, 0.25, seed=8)
+    first = splits.stratified_split(dataset, 0.25, seed=7)
+    second = splits.stratified_split(dataset, 0.25, seed=7)
+    other = splits.stratified_split(dataset, 0.25, seed=8)
     assert first[1].texts == second[1].texts and first[0].texts == second[0].texts
     assert first[1].texts != other[1].texts
 
@@ -760,21 +767,21 @@ def test_stratified_split_is_deterministic_for_a_seed():
 def test_stratified_split_falls_back_when_a_class_is_rare():
     dataset = labelled({"a": 20, "b": 19, "lonely": 1})
     with pytest.warns(UserWarning, match="without stratification.*'lonely'"):
-        train, validation = data.stratified_split(dataset, 0.25)
+        train, validation = splits.stratified_split(dataset, 0.25)
     assert (len(train), len(validation)) == (30, 10)
 
 
 def test_split_falls_back_when_validation_cannot_hold_every_class():
     dataset = labelled({"a": 4, "b": 4, "c": 4, "d": 4})
     with pytest.warns(UserWarning, match="2 validation and 14 training examples cannot hold all 4"):
-        train, validation = data.stratified_split(dataset, 0.1)
+        train, validation = splits.stratified_split(dataset, 0.1)
     assert (len(train), len(validation)) == (14, 2)
 
 
 def test_split_of_unlabelled_data_is_random():
     dataset = TextDataset([str(i) for i in range(10)], None, "plain")
     with no_warnings():
-        train, validation = data.stratified_split(dataset, 0.3)
+        train, validation = splits.stratified_split(dataset, 0.3)
     assert (len(train), len(validation)) == (7, 3)
     assert train.labels is None and validation.labels is None
 
@@ -782,7 +789,7 @@ def test_split_of_unlabelled_data_is_random():
 @pytest.mark.parametrize("fraction", [0, 1, -0.1, 1.5, True, "0.1"])
 def test_validation_fraction_must_be_between_zero_and_one(fraction):
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
-        data.stratified_split(labelled({"a": 5, "b": 5}), validation_fraction=fraction)
+        splits.stratified_split(labelled({"a": 5, "b": 5}), validation_fraction=fraction)
 
 
 def test_topics_ship_inside_the_package_for_pip_installs(tmp_path, monkeypatch):

@@ -10,7 +10,8 @@ from test_accumulation import LABELS as TOPIC_LABELS
 from test_accumulation import TEXTS as TOPIC_TEXTS
 
 import bertkit
-from bertkit import accumulation, classifier, distill, finetune, names, presets
+from bertkit import accumulation, classifier, distill, distill_loss, finetune, names, presets
+from bertkit import student as bk_student
 from bertkit.local_presets import tiny_vocabulary
 
 TEXTS = [
@@ -28,7 +29,7 @@ TRAIN_CONFIG = dict(
 
 
 def _by_key(variables):
-    return {distill._variable_key(v.name): v.numpy() for v in variables if "/" in v.name}
+    return {bk_student.variable_key(v.name): v.numpy() for v in variables if "/" in v.name}
 
 
 def _no_dropout_outputs(encoder_dir, texts):
@@ -39,7 +40,7 @@ def _no_dropout_outputs(encoder_dir, texts):
 
 @pytest.fixture(scope="module")
 def student_dir(tiny_dir, tmp_path_factory):
-    return distill.make_student(presets.TINY_PRESET, 1, tmp_path_factory.mktemp("d") / "student")
+    return bk_student.make_student(presets.TINY_PRESET, 1, tmp_path_factory.mktemp("d") / "student")
 
 
 def test_student_is_the_teachers_lower_layers(tiny_dir, student_dir):
@@ -90,7 +91,7 @@ def test_student_from_a_model_copies_its_current_weights(tiny_dir, tmp_path):
     encoder = teacher.feature_model.get_layer("encoder")
     query = next(w for w in encoder.weights if "layer_0/self_attention/query/kernel" in w.name)
     query.assign(query + 1.0)  # stands in for fine-tuning
-    out = distill.make_student(teacher, 1, tmp_path / "student")
+    out = bk_student.make_student(teacher, 1, tmp_path / "student")
     student = _by_key(tf.saved_model.load(str(out / names.ENCODER_DIR)).variables)
     np.testing.assert_array_equal(
         student["transformer/layer_0/self_attention/query/kernel"], query.numpy()
@@ -100,16 +101,16 @@ def test_student_from_a_model_copies_its_current_weights(tiny_dir, tmp_path):
 @pytest.mark.parametrize("num_layers", [0, 3, 1.0])
 def test_make_student_rejects_impossible_layer_counts(tiny_dir, tmp_path, num_layers):
     with pytest.raises(ValueError, match=rf"Received: num_layers={num_layers!r}\. A student"):
-        distill.make_student(presets.TINY_PRESET, num_layers, tmp_path / "s")
+        bk_student.make_student(presets.TINY_PRESET, num_layers, tmp_path / "s")
     assert not (tmp_path / "s").exists()
 
 
 def test_make_student_refuses_a_user_directory_before_loading_the_teacher(tmp_path, monkeypatch):
     (tmp_path / "s").mkdir()
     (tmp_path / "s" / "notes.txt").write_text("mine")
-    monkeypatch.setattr(distill, "_teacher_sources", lambda teacher: pytest.fail("loaded"))
+    monkeypatch.setattr(bk_student, "_teacher_sources", lambda teacher: pytest.fail("loaded"))
     with pytest.raises(FileExistsError, match="did not write.*holding notes.txt"):
-        distill.make_student(presets.TINY_PRESET, 1, tmp_path / "s", overwrite=True)
+        bk_student.make_student(presets.TINY_PRESET, 1, tmp_path / "s", overwrite=True)
 
 
 def _numpy_loss(labels, student, teacher, t, alpha):
@@ -129,12 +130,12 @@ def test_loss_matches_numpy(t, alpha):
     labels = rng.integers(0, 3, size=8)
     student, teacher = rng.normal(size=(8, 3)) * 3, rng.normal(size=(8, 3)) * 3
     expected = _numpy_loss(labels, student, teacher, t, alpha)
-    got = distill.distillation_loss(labels, student, teacher, t, alpha).numpy()
+    got = distill_loss.distillation_loss(labels, student, teacher, t, alpha).numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
     # The Keras loss reads packed targets and averages (sample-weighted) over the batch.
     weights = rng.uniform(0.5, 2.0, size=8)
-    keras_loss = distill.DistillationLoss(t, alpha)(
+    keras_loss = distill_loss.DistillationLoss(t, alpha)(
         distill.pack_targets(labels, teacher), student.astype(np.float32), sample_weight=weights
     )
     assert float(keras_loss) == pytest.approx((expected * weights).mean(), rel=1e-5)
@@ -142,7 +143,7 @@ def test_loss_matches_numpy(t, alpha):
 
 def test_loss_is_zero_when_student_copies_teacher_and_alpha_is_one():
     logits = np.array([[3.0, -1.0, 0.5]])
-    assert float(distill.distillation_loss([1], logits, logits, 2.0, 1.0)[0]) == pytest.approx(
+    assert float(distill_loss.distillation_loss([1], logits, logits, 2.0, 1.0)[0]) == pytest.approx(
         0.0, abs=1e-6
     )
 
@@ -161,8 +162,8 @@ def test_loss_is_zero_when_student_copies_teacher_and_alpha_is_one():
 )
 def test_temperature_and_alpha_are_validated(temperature, alpha, message):
     for make in (
-        lambda: distill.validate_distillation(temperature, alpha),
-        lambda: distill.DistillationLoss(temperature, alpha),
+        lambda: distill_loss.validate_distillation(temperature, alpha),
+        lambda: distill_loss.DistillationLoss(temperature, alpha),
         lambda: distill.distill(None, [], [], temperature=temperature, alpha=alpha),
     ):
         with pytest.raises(ValueError) as info:

@@ -25,6 +25,7 @@ ONLY_SKIPPED = {
     "bertkit.converter": "converts a Hugging Face checkpoint: ~30 s for the 6-layer default",
     "bertkit.demo": "fine-tunes the default preset three ways: minutes",
     "bertkit.litert_serve": "needs a .tflite export (tests/test_litert.py makes one)",
+    "bertkit.search.drug_reviews": "needs the drug reviews (`make data`; notebook 05 runs it)",
 }
 # Every module, also those in subpackages (bertkit.evaluate.metrics ...): a package's
 # doctest run skips the functions it re-exports from its modules.

@@ -15,7 +15,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from bertkit import data, evaluate
+from bertkit import evaluate
+from bertkit.labels import LabelEncoder
 
 NAMES = ["a", "b", "c"]
 # Hand-computed example: class "c" is never predicted.
@@ -551,7 +552,7 @@ def test_majority_baseline():
 
 def test_baselines_order_classes_like_the_training_label_encoder():
     train, test = ["10", "9", "9", 10.0], ["10", "9"]
-    expected = data.LabelEncoder.fit(train + test).classes
+    expected = LabelEncoder.fit(train + test).classes
     assert expected == ["9", "10"]  # numeric order, 10.0 is "10"
     result = evaluate.majority_baseline(train, test)
     assert list(result["per_class"]) == expected
@@ -611,7 +612,7 @@ def test_comparison_table_default_columns_and_errors():
 MODULES = sorted(Path(evaluate.__file__).parent.glob("*.py"))
 
 
-def test_modules_import_only_numpy_and_bertkit_data_at_the_top():
+def test_modules_import_only_numpy_and_bertkit_labels_at_the_top():
     # The package docstring's promise: scikit-learn and matplotlib only inside the
     # functions that use them, so importing bertkit.evaluate adds little.
     assert [path.name for path in MODULES] == [
@@ -621,7 +622,7 @@ def test_modules_import_only_numpy_and_bertkit_data_at_the_top():
         "plots.py",
         "report.py",
     ]
-    light = {"__future__", "numbers", "collections.abc", "typing", "numpy", "bertkit.data"}
+    light = {"__future__", "numbers", "collections.abc", "typing", "numpy", "bertkit.labels"}
     for path in MODULES:
         imported = set()
         for node in ast.parse(path.read_text()).body:
@@ -635,7 +636,7 @@ def test_modules_import_only_numpy_and_bertkit_data_at_the_top():
 
 
 def test_package_works_with_tensorflow_blocked():
-    # No module here imports TensorFlow or Keras, directly or through bertkit.data:
+    # No module here imports TensorFlow or Keras, directly or through bertkit.labels:
     # run every function in a fresh interpreter where importing them fails. A stand-in
     # `bertkit` package object skips bertkit/__init__.py, which sets TensorFlow up.
     package = Path(evaluate.__file__).parent.parent

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from crafted_model import file_writing_model
 
-from bertkit import classifier, data, export, finetune, litert_serve, presets
+from bertkit import classifier, export, finetune, litert_serve, presets
+from bertkit.labels import LabelEncoder
 
 TEXTS = ["the job is good", "i love you", "the exam was hard", "", "x" * 3000, "貓追狗 🙂"]
 
@@ -28,7 +29,7 @@ def test_round_trip_gives_identical_predictions(trained, tmp_path):
     )
     assert json.loads((directory / "labels.json").read_text()) == ["job", "love", "education"]
     # One labels format: the training LabelEncoder reads what save_model wrote.
-    assert data.LabelEncoder.load(directory / "labels.json").classes == ["job", "love", "education"]
+    assert LabelEncoder.load(directory / "labels.json").classes == ["job", "love", "education"]
     assert json.loads((directory / "bertkit_model.json").read_text())["strategy"] == "partial"
     loaded = export.load_model(directory)
     expected = finetune.predict_logits(trained, TEXTS)

@@ -1,4 +1,5 @@
-"""Tests for bertkit.mlm: masking statistics, the tied MLM head, training and saving."""
+"""Tests for MLM: masking statistics (bertkit.masking), the tied head (bertkit.mlm_model),
+training and saving (bertkit.mlm)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import tensorflow as tf
 
 import bertkit
 from bertkit import hub as bk_hub
-from bertkit import mlm, names, presets
+from bertkit import masking, mlm, mlm_model, names, presets
 
 TEXTS = [
     "the drug is good and the pain is gone",
@@ -22,7 +23,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def config():
-    return mlm.MaskingConfig.from_preprocessor(presets.TINY_PRESET, max_predictions=12)
+    return masking.MaskingConfig.from_preprocessor(presets.TINY_PRESET, max_predictions=12)
 
 
 def synthetic_batch(config, rows=3000, length=48, seed=0):
@@ -48,14 +49,14 @@ def binomial_tolerance(p, n, sigmas=4.0):
 @pytest.fixture(scope="module")
 def masked(config):
     ids, mask = synthetic_batch(config)
-    out = {k: v.numpy() for k, v in mlm.mask_tokens(ids, 7, config, input_mask=mask).items()}
+    out = {k: v.numpy() for k, v in masking.mask_tokens(ids, 7, config, input_mask=mask).items()}
     return ids, mask, out
 
 
 def selected_matrix(out, shape):
     selected = np.zeros(shape, bool)
-    rows, slots = np.nonzero(out[mlm.MASKED_LM_WEIGHTS] > 0)
-    selected[rows, out[mlm.MASKED_LM_POSITIONS][rows, slots]] = True
+    rows, slots = np.nonzero(out[masking.MASKED_LM_WEIGHTS] > 0)
+    selected[rows, out[masking.MASKED_LM_POSITIONS][rows, slots]] = True
     return selected
 
 
@@ -79,17 +80,17 @@ def test_config_from_vocabulary_excludes_bracketed_tokens(config):
 )
 def test_config_rejects_bad_values(overrides, match):
     with pytest.raises(ValueError, match=match):
-        mlm.MaskingConfig.from_preprocessor(presets.TINY_PRESET, **overrides)
+        masking.MaskingConfig.from_preprocessor(presets.TINY_PRESET, **overrides)
 
 
 def test_selected_fraction_is_15_percent(masked, config):
     ids, mask, out = masked
     selectable = (mask == 1) & ~np.isin(ids, config.unselectable_ids)
     n = selectable.sum()
-    fraction = out[mlm.MASKED_LM_WEIGHTS].sum() / n
+    fraction = out[masking.MASKED_LM_WEIGHTS].sum() / n
     assert abs(fraction - 0.15) < binomial_tolerance(0.15, n), fraction
     # Per row: floor or ceil of 0.15 n (unbiased random rounding), never above the cap.
-    per_row = out[mlm.MASKED_LM_WEIGHTS].sum(axis=1)
+    per_row = out[masking.MASKED_LM_WEIGHTS].sum(axis=1)
     expected = 0.15 * selectable.sum(axis=1)
     assert np.all(per_row >= np.floor(expected)) and np.all(per_row <= np.ceil(expected))
     assert per_row.max() <= config.max_predictions
@@ -98,19 +99,19 @@ def test_selected_fraction_is_15_percent(masked, config):
 def test_specials_and_padding_are_never_selected(masked, config):
     ids, mask, out = masked
     selected = selected_matrix(out, ids.shape)
-    assert selected.sum() == out[mlm.MASKED_LM_WEIGHTS].sum()  # positions are distinct
+    assert selected.sum() == out[masking.MASKED_LM_WEIGHTS].sum()  # positions are distinct
     assert not np.any(selected & (mask == 0))
     assert not np.any(selected & np.isin(ids, config.unselectable_ids))
     # Unselected tokens are untouched; labels are the original ids.
     corrupted = out[names.INPUT_WORD_IDS]
     assert np.array_equal(corrupted[~selected], ids[~selected])
-    used = out[mlm.MASKED_LM_WEIGHTS] > 0
-    originals = np.take_along_axis(ids, out[mlm.MASKED_LM_POSITIONS], axis=1)
-    assert np.array_equal(out[mlm.MASKED_LM_IDS][used], originals[used])
-    assert np.all(out[mlm.MASKED_LM_IDS][~used] == 0)
-    assert np.all(out[mlm.MASKED_LM_POSITIONS][~used] == 0)
+    used = out[masking.MASKED_LM_WEIGHTS] > 0
+    originals = np.take_along_axis(ids, out[masking.MASKED_LM_POSITIONS], axis=1)
+    assert np.array_equal(out[masking.MASKED_LM_IDS][used], originals[used])
+    assert np.all(out[masking.MASKED_LM_IDS][~used] == 0)
+    assert np.all(out[masking.MASKED_LM_POSITIONS][~used] == 0)
     slots = np.arange(config.max_predictions)
-    positions = np.where(used, out[mlm.MASKED_LM_POSITIONS], 10**6 + slots)
+    positions = np.where(used, out[masking.MASKED_LM_POSITIONS], 10**6 + slots)
     assert np.all(np.diff(positions, axis=1) > 0)  # ascending, used slots first
 
 
@@ -136,8 +137,8 @@ def test_same_seed_same_masks_other_seed_other_masks(config):
     ids, mask = synthetic_batch(config, rows=64)
 
     def run(seed):
-        out = mlm.mask_tokens(ids, seed, config, input_mask=mask)
-        return np.concatenate([out[names.INPUT_WORD_IDS], out[mlm.MASKED_LM_POSITIONS]], 1)
+        out = masking.mask_tokens(ids, seed, config, input_mask=mask)
+        return np.concatenate([out[names.INPUT_WORD_IDS], out[masking.MASKED_LM_POSITIONS]], 1)
 
     assert np.array_equal(run(3), run(3))
     assert np.array_equal(run((3, 9)), run(tf.constant([3, 9])))
@@ -145,14 +146,14 @@ def test_same_seed_same_masks_other_seed_other_masks(config):
 
 
 def test_cap_and_short_batches(config):
-    capped = mlm.MaskingConfig.from_preprocessor(presets.TINY_PRESET, max_predictions=2)
+    capped = masking.MaskingConfig.from_preprocessor(presets.TINY_PRESET, max_predictions=2)
     ids, mask = synthetic_batch(capped, rows=50, length=40)
-    out = mlm.mask_tokens(ids, 0, capped, input_mask=mask)
-    assert out[mlm.MASKED_LM_WEIGHTS].numpy().sum(axis=1).max() == 2
+    out = masking.mask_tokens(ids, 0, capped, input_mask=mask)
+    assert out[masking.MASKED_LM_WEIGHTS].numpy().sum(axis=1).max() == 2
     # Sequences shorter than max_predictions still give max_predictions slots.
-    short = mlm.mask_tokens(tf.constant([[2, 50, 60, 3]]), 0, config)
-    assert short[mlm.MASKED_LM_POSITIONS].shape == (1, config.max_predictions)
-    assert short[mlm.MASKED_LM_WEIGHTS].numpy().sum() in (0, 1)  # floor(0.3 + u)
+    short = masking.mask_tokens(tf.constant([[2, 50, 60, 3]]), 0, config)
+    assert short[masking.MASKED_LM_POSITIONS].shape == (1, config.max_predictions)
+    assert short[masking.MASKED_LM_WEIGHTS].numpy().sum() in (0, 1)  # floor(0.3 + u)
 
 
 def test_dataset_masks_each_batch_differently_and_reproducibly(config):
@@ -163,7 +164,7 @@ def test_dataset_masks_each_batch_differently_and_reproducibly(config):
     )
 
     def batches(seed):
-        ds = mlm.mlm_dataset(model_inputs, config, batch_size=4, seed=seed, shuffle=False, epochs=2)
+        ds = masking.mlm_dataset(model_inputs, config, batch_size=4, seed=seed, shuffle=False, epochs=2)
         return [f[names.INPUT_WORD_IDS].numpy() for f, _, _ in ds]
 
     first = batches(0)
@@ -172,7 +173,7 @@ def test_dataset_masks_each_batch_differently_and_reproducibly(config):
     assert not np.array_equal(first[0], first[1])  # same texts, another batch: other masks
     assert not np.array_equal(first[0], first[2])  # next epoch: fresh masks
     assert not np.array_equal(first[0], batches(1)[0])
-    _, labels, weights = next(iter(mlm.mlm_dataset(model_inputs, config, 4, shuffle=False)))
+    _, labels, weights = next(iter(masking.mlm_dataset(model_inputs, config, 4, shuffle=False)))
     # Loss weights average 1 per slot, so Keras' mean over slots = mean over masked tokens.
     assert np.isclose(weights.numpy().mean(), 1.0)
     assert labels.shape == weights.shape == (4, config.max_predictions)
@@ -180,11 +181,26 @@ def test_dataset_masks_each_batch_differently_and_reproducibly(config):
 
 @pytest.fixture()
 def tiny_model():
-    return mlm.build_mlm_model(presets.TINY_PRESET, seq_length=16, max_predictions=4)
+    return mlm_model.MLMModel(presets.TINY_PRESET, seq_length=16, max_predictions=4)
+
+
+def test_the_mlm_model_is_a_class_with_its_fields_and_config(tiny_model):
+    # Fields are set in __init__ and read directly; nothing is patched on afterwards.
+    assert isinstance(tiny_model, mlm_model.MLMModel)
+    assert (tiny_model.seq_length, tiny_model.masking.max_predictions) == (16, 4)
+    assert tiny_model.text_to_inputs.seq_length == 16
+    assert tiny_model.preprocessor_dir.name == names.PREPROCESSOR_DIR
+    config = tiny_model.get_config()
+    assert config["preset"] == presets.TINY_PRESET and config["train_encoder"] is True
+    mlm.train_mlm(tiny_model, TEXTS[:4], train_encoder=False)
+    assert tiny_model.train_encoder is False  # read from the encoder, so never stale
+    rebuilt = mlm_model.MLMModel.from_config(tiny_model.get_config())
+    assert rebuilt.get_config() == tiny_model.get_config()
+    assert rebuilt.output_shape == tiny_model.output_shape == (None, 4, 512)
 
 
 def test_head_output_matrix_is_the_embedding_variable(tiny_model):
-    embeddings = mlm.find_word_embeddings(tiny_model.encoder.variables)
+    embeddings = mlm_model.find_word_embeddings(tiny_model.encoder.variables)
     assert tiny_model.head.embeddings is embeddings
     head_ids = {id(w) for w in tiny_model.head.weights}
     assert id(embeddings) not in head_ids  # owned by the encoder, not duplicated in the head
@@ -197,7 +213,7 @@ def test_head_output_matrix_is_the_embedding_variable(tiny_model):
 
 
 def test_head_only_training_freezes_encoder_full_training_moves_embeddings(tiny_model):
-    embeddings = mlm.find_word_embeddings(tiny_model.encoder.variables)
+    embeddings = mlm_model.find_word_embeddings(tiny_model.encoder.variables)
     encoder_before = [v.numpy().copy() for v in tiny_model.encoder.variables]
     head_before = [w.numpy().copy() for w in tiny_model.head.trainable_weights]
     history = mlm.train_mlm(tiny_model, TEXTS, epochs=3, train_encoder=False, learning_rate=1e-2)
@@ -215,23 +231,23 @@ def test_head_only_training_freezes_encoder_full_training_moves_embeddings(tiny_
 
 
 def test_masked_accuracy_improves_when_the_head_learns(tiny_model):
-    before = mlm.masked_accuracy(tiny_model, TEXTS)
+    before = mlm_model.masked_accuracy(tiny_model, TEXTS)
     mlm.train_mlm(tiny_model, TEXTS * 4, epochs=4, train_encoder=True, learning_rate=3e-3)
-    after = mlm.masked_accuracy(tiny_model, TEXTS)
+    after = mlm_model.masked_accuracy(tiny_model, TEXTS)
     assert before["num_masked"] == after["num_masked"] > 0  # same seed, same masks
     assert 0 <= after["top1"] <= after["top5"] <= 1
     assert after["top5"] > before["top5"]
 
 
 def test_predict_masked(tiny_model):
-    results = mlm.predict_masked(tiny_model, "the [MASK] is good and the [mask] is gone", top_k=3)
+    results = mlm_model.predict_masked(tiny_model, "the [MASK] is good and the [mask] is gone", top_k=3)
     assert len(results) == 2 and all(len(r) == 3 for r in results)
     for candidates in results:
         probs = [p for _, p in candidates]
         assert probs == sorted(probs, reverse=True) and 0 < sum(probs) <= 1
         assert not any(token.startswith("[") for token, _ in candidates)
     with pytest.raises(ValueError, match="has no \\[MASK\\] token"):
-        mlm.predict_masked(tiny_model, "no mask here")
+        mlm_model.predict_masked(tiny_model, "no mask here")
 
 
 def test_continue_pretraining_saves_an_encoder_build_classifier_accepts(tiny_model, tmp_path):
@@ -261,7 +277,7 @@ def test_continue_pretraining_saves_an_encoder_build_classifier_accepts(tiny_mod
 
 @pytest.mark.slow
 def test_default_preset_masking_config_matches_its_preprocessor(default_dir):
-    config = mlm.MaskingConfig.from_preprocessor(default_dir)
+    config = masking.MaskingConfig.from_preprocessor(default_dir)
     special = bk_hub.preprocessor_special_tokens(bertkit.load_preprocessor(default_dir))
     assert config.mask_id == special["mask_id"] == 103
     assert config.vocab_size == special["vocab_size"] == 30522
@@ -270,10 +286,10 @@ def test_default_preset_masking_config_matches_its_preprocessor(default_dir):
 
 
 def test_masked_accuracy_grades_the_same_tokens_every_call():
-    model = mlm.build_mlm_model(presets.TINY_PRESET)
+    model = mlm_model.MLMModel(presets.TINY_PRESET)
     texts = ["the drug is good and the pain is gone", "bad side effects", "i love this job"] * 6
-    first = mlm.masked_accuracy(model, texts)
-    second = mlm.masked_accuracy(model, texts)
+    first = mlm_model.masked_accuracy(model, texts)
+    second = mlm_model.masked_accuracy(model, texts)
     assert first == second and first["num_masked"] > 0
 
 

@@ -200,10 +200,10 @@ def test_notebooks_readme_and_benchmarks_call_the_top_level_names():
 def test_the_top_level_check_finds_module_calls(tmp_path):
     setup = (
         "if 'google.colab' in sys.modules:\n    !pip install -q bertkit\n"
-        "import bertkit\nfrom bertkit import data, finetune\nfrom bertkit import hub as bk_hub\n"
+        "import bertkit\nfrom bertkit import data, finetune, labels\nfrom bertkit import hub as bk_hub\n"
     )
     uses = (
-        "labels = data.LabelEncoder.fit(['a', 'b'])\n"  # flagged: bertkit.LabelEncoder
+        "encoder = labels.LabelEncoder.fit(['a', 'b'])\n"  # flagged: bertkit.LabelEncoder
         "train = data.load('train.csv')\n"  # not flagged: data.load is not bertkit.load
         "config = finetune.TrainConfig()\n"  # flagged
         "preds = finetune.predict_logits(model, texts)\n"  # not flagged: not top-level
@@ -223,7 +223,7 @@ def test_the_top_level_check_finds_module_calls(tmp_path):
     notebook.write_text(json.dumps({"cells": cells}))
     found = module_calls_of_top_level_names([notebook])
     assert found == [
-        "planted.ipynb cell 2:1: data.LabelEncoder -> bertkit.LabelEncoder",
+        "planted.ipynb cell 2:1: labels.LabelEncoder -> bertkit.LabelEncoder",
         "planted.ipynb cell 2:3: finetune.TrainConfig -> bertkit.TrainConfig",
         "planted.ipynb cell 2:5: bk_hub.resolve -> bertkit.resolve",
         "planted.ipynb cell 2:6: bertkit.finetune.fit -> bertkit.fit",

@@ -1,4 +1,5 @@
-"""Tests for bertkit.search: the KerasTuner grid search, its table, best cell and heat map."""
+"""Tests for bertkit.search (grid, tuner, heatmap): the KerasTuner grid search,
+its table, best cell and heat map."""
 
 from __future__ import annotations
 

@@ -5,12 +5,14 @@ import doctest
 import numpy as np
 import pytest
 
-from bertkit import data, tfds_local
+from bertkit import tfds_data, tfds_local
+from bertkit.labels import LabelEncoder
+from bertkit.text_dataset import TextDataset
 
-TRAIN = data.TextDataset(
+TRAIN = TextDataset(
     ["good film", "bad film", "great cast", "awful"], ["pos", "neg", "pos", "neg"], "t"
 )
-TEST = data.TextDataset(["dull plot", "fine acting", "meh"], ["neg", "pos", "mid"], "t")
+TEST = TextDataset(["dull plot", "fine acting", "meh"], ["neg", "pos", "mid"], "t")
 
 
 def test_splits_round_trip_through_load_tfds_and_tfds_load(tmp_path, capsys):
@@ -24,13 +26,9 @@ def test_splits_round_trip_through_load_tfds_and_tfds_load(tmp_path, capsys):
     }
     # The classes of all splits, sorted as LabelEncoder.fit sorts them.
     classes = builder.info.features["label"].names
-    assert (
-        classes
-        == data.LabelEncoder.fit(TRAIN.labels + TEST.labels).classes
-        == ["mid", "neg", "pos"]
-    )
+    assert classes == LabelEncoder.fit(TRAIN.labels + TEST.labels).classes == ["mid", "neg", "pos"]
 
-    back = data.load_tfds("reviews", split="test", data_dir=tmp_path, download=False)
+    back = tfds_data.load_tfds("reviews", split="test", data_dir=tmp_path, download=False)
     assert (back.texts, back.labels) == (TEST.texts, TEST.labels)  # order kept
     ds = tfds.load("reviews", split="train", data_dir=tmp_path, download=False, as_supervised=True)
     pairs = [(t.decode(), int(y)) for t, y in tfds.as_numpy(ds)]
@@ -53,7 +51,7 @@ def test_refuses_to_overwrite_an_existing_dataset(tmp_path):
         ({}, "reviews", ValueError, "non-empty dict"),
         ({"train": ["good"]}, "reviews", TypeError, "TextDataset. Received: list"),
         (
-            {"train": data.TextDataset(["a"], None, "x")},
+            {"train": TextDataset(["a"], None, "x")},
             "reviews",
             ValueError,
             "split 'train' from x has no labels",
@@ -85,7 +83,7 @@ class _Feature:
 
 def test_text_feature_is_found_from_np_dtype_without_reading_dtype():
     features = {"label": _Feature(np.int64), "text": _Feature(np.object_)}
-    assert data._string_features(features) == ["text"]
+    assert tfds_data._string_features(features) == ["text"]
 
 
 def test_docstring_examples_run():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import bertkit
-from bertkit import curves, distill, finetune, inputs, mlm, presets, training_loop
+from bertkit import curves, distill, finetune, inputs, mlm, mlm_model, presets, training_loop
 
 PACKAGE = Path(bertkit.__file__).parent
 TEXTS = ["the drug is good", "bad side effects", "it helped a lot", "awful pain"]
@@ -67,7 +67,7 @@ def test_classifier_trainers_train_through_the_loop(
 
 @pytest.mark.parametrize("train_encoder", [True, False])
 def test_mlm_trains_through_the_loop(tiny_dir, loop_calls, train_encoder):
-    model = mlm.build_mlm_model(presets.TINY_PRESET, seq_length=16, max_predictions=4)
+    model = mlm_model.MLMModel(presets.TINY_PRESET, seq_length=16, max_predictions=4)
     with pytest.raises(_Reached):
         mlm.train_mlm(model, TEXTS, epochs=2, train_encoder=train_encoder, batch_size=2)
     [(model_trained, config, _)] = loop_calls
@@ -102,3 +102,23 @@ def test_no_module_but_the_loop_compiles_a_model_for_training():
     assert _modules_calling("compile", "optimizer") == ["memory", "training_loop"]
     # The micro-batch train step, which the loop installs.
     assert _modules_calling("GradientTape") == ["accumulation"]
+
+
+def test_micro_batches_under_a_strategy_are_refused_before_any_work(tiny_dir):
+    # Accumulation's tf.while_loop cannot run under tf.distribute: Python's fit used to
+    # crash mid-training where the CLI refused up front. The loop refuses for every trainer.
+    from bertkit import distribute
+
+    with distribute.make_strategy("mirrored", devices=["/cpu:0"]).scope():
+        model = bertkit.build_classifier(presets.TINY_PRESET, 2, "freeze", precision="float32")
+    config = bertkit.TrainConfig(epochs=1, batch_size=4, micro_batch_size=2, cache_features=False)
+    with pytest.raises(ValueError) as info:
+        bertkit.fit(model, TEXTS, LABELS, config=config)
+    assert str(info.value).startswith(
+        "micro_batch_size (--micro-batch-size) does not work under a distribution strategy"
+    )
+    assert "Received: micro_batch_size=2, strategy=MirroredStrategy." in str(info.value)
+    assert model.optimizer is None  # refused before the optimizer was made and compiled
+    # Without a strategy the same settings train (the default strategy is no strategy).
+    plain = bertkit.build_classifier(presets.TINY_PRESET, 2, "freeze", precision="float32")
+    assert len(bertkit.fit(plain, TEXTS, LABELS, config=config).history.history["loss"]) == 1

@@ -3,7 +3,7 @@
 `majority_baseline` always predicts the most frequent training class;
 `tfidf_baseline` trains TF-IDF features + logistic regression (C chosen by
 cross-validation on the training data). Both take labels as class names or
-ids, encode them with `data.LabelEncoder` as training does (so classes come in
+ids, encode them with `bertkit.LabelEncoder` as training does (so classes come in
 the same order), and return the `classification_metrics` dict plus `model`
 and `params`. `word_overlap` shows which test words a bag-of-words model has
 seen in training.
@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
-from bertkit.data import LabelEncoder
 from bertkit.evaluate.metrics import _check_class_names, classification_metrics
+from bertkit.labels import LabelEncoder
 
 #: The grid `tfidf_baseline(C="auto")` searches by cross-validation on the training data.
 C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)
@@ -298,7 +298,7 @@ def _encode_labels(
 ) -> tuple[list[str], list[np.ndarray]]:
     """Maps label lists (names or ids) to class ids over one shared class list.
 
-    Class names go through `data.LabelEncoder`, as in training: without
+    Class names go through `bertkit.LabelEncoder`, as in training: without
     `class_names` the classes are `LabelEncoder.fit` of all the labels (sorted
     numerically when they are all integers, `1`, `1.0` and `"1"` one class).
     With `class_names`, integer labels are class ids and other labels names.
