@@ -27,17 +27,12 @@ import time
 from pathlib import Path
 
 import bertkit  # noqa: F401  (before TensorFlow)
-from bertkit import (
-    datasets,
-    distill,
-    distill_loss,
-    evaluate,
-    finetune,
-    loaders,
-    splits,
-    training_job,
-)
-from bertkit import student as bk_student
+from bertkit import evaluate
+from bertkit.apps import training_job
+from bertkit.tasks import distill, distill_loss
+from bertkit.tasks import student as bk_student
+from bertkit.text import datasets, loaders, splits
+from bertkit.train import finetune
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 """Every bad input bertkit guards against, and the exact message a user sees for it.
 
 Each `Case` triggers one bad input through the public API or the command line
-(`bertkit.cli.main`, in process) and returns what the user reads: the
+(`bertkit.apps.cli.main`, in process) and returns what the user reads: the
 exception as Python prints its last line, the CLI's stderr (with its exit
 status), or a warning. `tests/test_errors.py` runs the same cases and checks
 that every message names the problem, the received value and the fix;
@@ -118,7 +118,7 @@ def api(function: Callable[[], object]) -> str:
 
 def cli(*args, notes: bool = False) -> str:
     """Runs `bertkit ARGS` in process; returns `[exit N]` and its stderr (+ `Note:` lines)."""
-    from bertkit import cli as bertkit_cli
+    from bertkit.apps import cli as bertkit_cli
 
     out, err = io.StringIO(), io.StringIO()
     with (
@@ -141,7 +141,7 @@ def cli(*args, notes: bool = False) -> str:
 @contextlib.contextmanager
 def offline(ws: Workspace):
     """No network and an empty TF-Hub cache, whatever the machine has."""
-    from bertkit import hub
+    from bertkit.presets import hub
 
     saved = os.environ.get(hub.TFHUB_CACHE_ENV)
     os.environ[hub.TFHUB_CACHE_ENV] = str(ws.root / "tfhub_cache")
@@ -174,7 +174,7 @@ def empty_file(ws):
 
 
 def header_only(ws):
-    from bertkit import loaders
+    from bertkit.text import loaders
 
     return api(lambda: loaders.load_csv(ws.file("header.csv", "text,label\n")))
 
@@ -184,7 +184,7 @@ def wrong_text_column(ws):
 
 
 def wrong_label_column(ws):
-    from bertkit import loaders
+    from bertkit.text import loaders
 
     return api(lambda: loaders.load_csv(ws.good_csv, label_column="Label"))
 
@@ -197,14 +197,14 @@ def empty_texts(ws):
 def missing_texts_dataframe(ws):
     import pandas as pd
 
-    from bertkit import loaders
+    from bertkit.text import loaders
 
     frame = pd.DataFrame({"text": ["fine", None, float("nan")], "label": ["a", "b", "a"]})
     return api(lambda: loaders.from_dataframe(frame))
 
 
 def dropped_texts(ws):
-    from bertkit import loaders
+    from bertkit.text import loaders
 
     path = ws.file("drop.csv", "text,label\ngood drug,pos\n,neg\n   ,pos\nworks,neg\n")
     return api(lambda: loaders.load_csv(path, on_bad_text="drop"))
@@ -213,7 +213,7 @@ def dropped_texts(ws):
 def non_string_texts(ws):
     import pandas as pd
 
-    from bertkit import loaders
+    from bertkit.text import loaders
 
     frame = pd.DataFrame({"text": ["fine", 42, "ok"], "label": ["a", "b", "a"]})
     return api(lambda: loaders.from_dataframe(frame))
@@ -226,7 +226,7 @@ def missing_labels(ws):
 def missing_labels_dataframe(ws):
     import pandas as pd
 
-    from bertkit import loaders
+    from bertkit.text import loaders
 
     frame = pd.DataFrame({"text": ["a", "b", "c"], "label": [1, float("nan"), 0]})
     return api(lambda: loaders.from_dataframe(frame))
@@ -275,7 +275,7 @@ def missing_encoder_dir(ws):
 
 
 def _corrupt_preset(ws: Workspace) -> Path:
-    from bertkit import local_presets
+    from bertkit.presets import local_presets
 
     target = ws.root / "corrupt_preset"
     if not target.exists():
@@ -438,7 +438,7 @@ def none_text_prediction(ws):
 
 def none_text_predict_logits(ws):
     import bertkit
-    from bertkit import finetune
+    from bertkit.train import finetune
 
     model = bertkit.build_classifier(TINY, len(LABELS), "freeze")
     return api(lambda: finetune.predict_logits(model, ["great drug", None]).shape)
@@ -524,7 +524,7 @@ def binary_file(ws):
 
 
 def not_parquet(ws):
-    from bertkit import data
+    from bertkit.text import data
 
     return api(lambda: data.load(ws.file("reviews.parquet", GOOD_CSV)))
 
@@ -543,7 +543,7 @@ def duplicate_columns(ws):
 
 
 def nested_json_labels(ws):
-    from bertkit import data
+    from bertkit.text import data
 
     path = ws.file("onehot.jsonl", '{"text": "good", "label": [0, 1]}\n')
     return api(lambda: data.load(path))
@@ -589,7 +589,7 @@ def seq_length_too_short(ws):
 @contextlib.contextmanager
 def tf_config(value: str | None):
     """`TF_CONFIG` set to `value` (None: unset) for the `with` block, then restored."""
-    from bertkit import distribute
+    from bertkit.train import distribute
 
     saved = os.environ.pop(distribute.TF_CONFIG_ENV, None)
     if value is not None:

@@ -60,7 +60,7 @@ def split(name: str, folder: Path, seed: int) -> tuple[Path, Path]:
     import pandas as pd
     from sklearn.model_selection import train_test_split
 
-    from bertkit import datasets
+    from bertkit.text import datasets
 
     spec = SETS[name]
     if name == "drugs":

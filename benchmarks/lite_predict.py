@@ -57,7 +57,9 @@ def child(recipe: str, path: str | None, n_texts: int | None) -> dict:
     import numpy as np
 
     import bertkit
-    from bertkit import datasets, evaluate, memory
+    from bertkit import evaluate
+    from bertkit.apps import memory
+    from bertkit.text import datasets
 
     _, test = datasets.load_drug_reviews()
     texts, labels = list(test["review"]), list(test["label"])

@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 
 import bertkit
-from bertkit import datasets, evaluate, finetune, loaders, splits
+from bertkit import evaluate
+from bertkit.text import datasets, loaders, splits
+from bertkit.train import finetune
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "mlm_effect.json"
@@ -56,7 +58,9 @@ def main() -> int:
 
     train_df, test_df = datasets.load_drug_reviews()
     texts = train_df[datasets.DRUG_TEXT_COLUMN].tolist()
-    labelled = loaders.from_dataframe(train_df, datasets.DRUG_TEXT_COLUMN, datasets.DRUG_LABEL_COLUMN)
+    labelled = loaders.from_dataframe(
+        train_df, datasets.DRUG_TEXT_COLUMN, datasets.DRUG_LABEL_COLUMN
+    )
     test = loaders.from_dataframe(test_df, datasets.DRUG_TEXT_COLUMN, datasets.DRUG_LABEL_COLUMN)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -4,7 +4,7 @@ Exports an untrained 3-class classifier on the default preset (speed does not
 depend on the weights' values), then times `SavedClassifier.predict_proba` on
 the 379 test drug reviews at each batch size, best of `--repeats` passes after
 one warm-up pass. This is the measurement behind
-`bertkit.inputs.PREDICT_BATCH_SIZE`.
+`bertkit.text.inputs.PREDICT_BATCH_SIZE`.
 
     .venv/bin/python benchmarks/predict_batch.py
     .venv/bin/python benchmarks/predict_batch.py --batch-sizes 16 32 64 --repeats 3
@@ -33,7 +33,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     import bertkit
-    from bertkit import datasets
+    from bertkit.text import datasets
 
     preset = args.preset or bertkit.DEFAULT_PRESET
     texts = list(datasets.load_drug_reviews()[1]["review"])

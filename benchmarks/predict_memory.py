@@ -91,7 +91,7 @@ def write_texts(path: Path, n: int, seed: int = 0) -> float:
     """Writes `n` texts of 1-4 drug-review sentences, one per line; returns mean characters."""
     import numpy as np
 
-    from bertkit import datasets
+    from bertkit.text import datasets
 
     train, test = datasets.load_drug_reviews()
     sentences = []
@@ -126,7 +126,8 @@ def _lines(path: Path):
 
 def worker(path: str, model_dir: Path, input_file: Path, output_file: Path) -> dict:
     """Runs one prediction path in this process and returns its measurements."""
-    from bertkit import export, training_job
+    from bertkit import export
+    from bertkit.apps import training_job
 
     start_rss = _rss_mb()
     # Warm up (model load, tracing) so `rss_loaded_mb` is the steady state before the input.

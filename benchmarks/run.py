@@ -90,7 +90,7 @@ class _StepTimer:
     def __new__(cls):
         import tf_keras
 
-        from bertkit import memory
+        from bertkit.apps import memory
 
         class Timer(tf_keras.callbacks.Callback):
             def on_train_begin(self, logs=None):
@@ -122,7 +122,7 @@ class _StepTimer:
 
 def _load_data(quick: bool, n_train: int | None = None):
     import bertkit
-    from bertkit import datasets, loaders
+    from bertkit.text import datasets, loaders
 
     train_df, test_df = datasets.load_drug_reviews()
     if quick:
@@ -136,7 +136,7 @@ def _load_data(quick: bool, n_train: int | None = None):
 
 
 def _real_lengths(model, texts):
-    from bertkit import inputs
+    from bertkit.text import inputs
 
     return inputs.encode_texts(model, texts).lengths
 
@@ -241,7 +241,9 @@ def run_recipe(recipe: str, preset: str, epochs: int, quick: bool, n_train=None)
     import numpy as np
 
     import bertkit  # before TensorFlow: legacy Keras, tensorflow_text
-    from bertkit import converter, evaluate, memory
+    from bertkit import evaluate
+    from bertkit.apps import memory
+    from bertkit.presets import converter
 
     train, test, labels = _load_data(quick, n_train)
     timer = _StepTimer()
@@ -392,7 +394,7 @@ def main(argv=None) -> int:
         row = json.loads(result.stdout.strip().splitlines()[-1])
         rows.append(row)
         print(json.dumps(row), flush=True)
-    from bertkit.precision import cpu_supports_bf16
+    from bertkit.model.precision import cpu_supports_bf16
 
     report = {
         "command": " ".join([Path(sys.executable).name, *sys.argv]),

@@ -1,6 +1,6 @@
-"""`python -m bertkit ...`: see `bertkit.cli`."""
+"""`python -m bertkit ...`: see `bertkit.apps.cli`."""
 
-from bertkit.cli import main
+from bertkit.apps.cli import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

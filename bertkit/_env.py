@@ -169,7 +169,7 @@ def drop_onednn_int64_noise() -> None:
     preprocessor does such a transpose, so without this the message lands in
     the middle of the user's first prediction. The loaders call this right
     after loading a SavedModel, which has started TensorFlow's runtime anyway
-    (running it at import would forbid `bertkit.distribute.split_cpu`). Does
+    (running it at import would forbid `bertkit.train.distribute.split_cpu`). Does
     nothing if the user set `TF_CPP_MIN_LOG_LEVEL`, or after the first call.
 
     Examples:

@@ -12,7 +12,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).parent))
 
 import bertkit  # noqa: E402  (sets up TensorFlow before any test imports it)
-from bertkit import local_presets, presets  # noqa: E402
+from bertkit import presets  # noqa: E402
+from bertkit.presets import local_presets  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """A crafted model directory whose serving function writes its input texts to a file.
 
 What an attacker could ship as a "model": tests and the error catalogue use it
-to check that bertkit refuses it by default (`bertkit.trust`) and runs it only
+to check that bertkit refuses it by default (`bertkit.presets.trust`) and runs it only
 with `trust_model=True`.
 """
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bertkit import accumulation, classifier, finetune
+from bertkit.model import classifier
+from bertkit.train import accumulation, finetune
 
 TEXTS = [
     "stocks fell sharply today",
@@ -170,7 +171,7 @@ def test_loss_scaling_optimizer_gets_unscaled_summed_gradients(no_dropout_dir):
     """
     import tf_keras
 
-    from bertkit import inputs
+    from bertkit.text import inputs
 
     def train(micro_batch_size, loss_scaling):
         finetune.set_seed(0)

@@ -1,4 +1,4 @@
-"""bertkit.anatomy on the tiny random preset: embeddings, attention and contextual vectors."""
+"""bertkit.model.anatomy on the tiny random preset: embeddings, attention and contextual vectors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pytest
 import tensorflow as tf
 
 import bertkit
-from bertkit import anatomy, names, tokens
+from bertkit import names
+from bertkit.model import anatomy
+from bertkit.text import tokens
 
 TEXTS = ["good movie", "the worst day at work, and a bad boss"]
 

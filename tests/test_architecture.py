@@ -26,8 +26,9 @@ def modules() -> list[Path]:
 
 
 def is_module(name: str) -> bool:
-    """Whether `bertkit.<name>` is a module or a subpackage (not a name in `__init__`)."""
-    return (PACKAGE / f"{name}.py").is_file() or (PACKAGE / name / "__init__.py").is_file()
+    """Whether `bertkit.<name>` (dotted: `text.data`) is a module or a subpackage, not a name."""
+    path = PACKAGE.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -37,9 +38,12 @@ def imported_modules(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             found |= {alias.name for alias in node.names if alias.name.startswith("bertkit.")}
         elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("bertkit"):
-            if node.module == "bertkit":  # from bertkit import hub, names
-                found |= {f"bertkit.{alias.name}" for alias in node.names if is_module(alias.name)}
-            else:
+            inside = node.module.removeprefix("bertkit").removeprefix(".")
+            prefix = f"{inside}." if inside else ""
+            # from bertkit.text import data, inputs -> the modules; from bertkit.text.data import load
+            submodules = {a.name for a in node.names if is_module(prefix + a.name)}
+            found |= {f"bertkit.{prefix}{name}" for name in submodules}
+            if inside and len(submodules) < len(node.names):
                 found.add(node.module)
     # Every module may read the package (`bertkit.__version__`); the package imports modules.
     return found - {"bertkit", module_name(path)}
@@ -76,18 +80,23 @@ def test_find_cycle_finds_a_cycle_hidden_in_a_function_import(tmp_path):
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
     module = tmp_path / "loader.py"
-    module.write_text("from bertkit import names\n\ndef f():\n    from bertkit.hub import load\n")
-    assert imported_modules(module) == {"bertkit.names", "bertkit.hub"}
+    module.write_text(
+        "from bertkit import names\n\ndef f():\n    from bertkit.presets.hub import load\n"
+    )
+    assert imported_modules(module) == {"bertkit.names", "bertkit.presets.hub"}
 
 
 def test_no_import_cycle_among_bertkit_modules():
     graph = import_graph()
-    assert len(graph) > 30 and "bertkit.local_presets" in graph["bertkit.hub"]
+    assert len(graph) > 30 and "bertkit.presets.local_presets" in graph["bertkit.presets.hub"]
     assert find_cycle(graph) is None
 
 
 def test_the_loader_does_not_import_training_code():
-    assert not {"bertkit.distribute", "bertkit.finetune"} & import_graph()["bertkit.hub"]
+    assert (
+        not {"bertkit.train.distribute", "bertkit.train.finetune"}
+        & import_graph()["bertkit.presets.hub"]
+    )
 
 
 def _defined_names(path: Path) -> list[str]:

@@ -10,8 +10,12 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
-from bertkit import classifier, curves, export, finetune, inputs, presets, student
-from bertkit.local_presets import tiny_vocabulary
+from bertkit import export, presets
+from bertkit.model import classifier
+from bertkit.presets.local_presets import tiny_vocabulary
+from bertkit.tasks import curves, student
+from bertkit.text import inputs
+from bertkit.train import finetune
 
 TEXTS = [
     f"the {w} is good" if i % 2 else f"i hate my {w}" for i, w in enumerate(tiny_vocabulary()[5:69])

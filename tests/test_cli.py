@@ -186,14 +186,14 @@ def test_predict_binary_stdin_is_named_invalid_utf8(trained_dir):
 
 
 def test_predict_input_directory_says_directory_not_missing(tmp_path):
-    from bertkit import cli
+    from bertkit.apps import cli
 
     with pytest.raises(IsADirectoryError, match=r"--input is a directory, not a file\. Received"):
         cli._read_lines(str(tmp_path))  # fails before any model is loaded
 
 
 def test_predict_input_reads_a_pipe_not_only_a_regular_file():
-    from bertkit import cli
+    from bertkit.apps import cli
 
     read_end, write_end = os.pipe()  # what bash's <(...) hands over as /dev/fd/N
     with os.fdopen(write_end, "wb") as stream:
@@ -235,7 +235,7 @@ def test_semicolon_csv_evaluates_with_and_without_sep(trained_dir, csv_files, tm
 
 
 def test_evaluate_on_some_classes_names_the_absent_ones(trained_dir, csv_files, tmp_path):
-    from bertkit import training_job
+    from bertkit.apps import training_job
 
     frame = pd.read_csv(csv_files / "test.tsv", sep="\t")
     frame[frame["topic"] == "job"].to_csv(tmp_path / "jobs.csv", index=False)
@@ -252,7 +252,8 @@ def test_evaluate_on_some_classes_names_the_absent_ones(trained_dir, csv_files, 
 
 def _fail_if_work_starts(monkeypatch):
     """Makes loading data or building a model fail the test: the output check must come first."""
-    from bertkit import classifier, data
+    from bertkit.model import classifier
+    from bertkit.text import data
 
     def started(*args, **kwargs):
         raise AssertionError("training work started before the output was checked")
@@ -266,7 +267,7 @@ def _train_args(train, output, *more):
 
 
 def test_overwrite_refuses_a_project_directory_before_training(tmp_path, monkeypatch, capsys):
-    from bertkit import cli
+    from bertkit.apps import cli
 
     project = tmp_path / "proj"
     project.mkdir()
@@ -280,7 +281,7 @@ def test_overwrite_refuses_a_project_directory_before_training(tmp_path, monkeyp
 
 
 def test_unwritable_output_fails_before_training(tmp_path, monkeypatch, capsys):
-    from bertkit import cli
+    from bertkit.apps import cli
 
     (tmp_path / "a_file").write_text("x")
     _fail_if_work_starts(monkeypatch)
@@ -295,7 +296,7 @@ def test_unwritable_output_fails_before_training(tmp_path, monkeypatch, capsys):
 
 
 def test_output_dot_is_checked_as_the_current_directory(tmp_path, monkeypatch, capsys):
-    from bertkit import cli
+    from bertkit.apps import cli
 
     (tmp_path / "train.csv").write_text("text,label\nhi,a\n")
     monkeypatch.chdir(tmp_path)
@@ -308,7 +309,7 @@ def test_output_dot_is_checked_as_the_current_directory(tmp_path, monkeypatch, c
 def test_predict_refuses_a_file_writing_model_unless_trusted(tmp_path, capsys):
     from crafted_model import file_writing_model
 
-    from bertkit import cli
+    from bertkit.apps import cli
 
     leak = tmp_path / "leak.txt"
     model = file_writing_model(tmp_path / "model", leak)
@@ -322,7 +323,7 @@ def test_predict_refuses_a_file_writing_model_unless_trusted(tmp_path, capsys):
 
 def _train_in_process(csv_files, output, *more):
     """Runs `bertkit train` in this process on the module's CSV; returns the exit status."""
-    from bertkit import cli
+    from bertkit.apps import cli
 
     args = ["--train", csv_files / "train.csv", "--text-column", "sentence"]
     args += ["--label-column", "topic", "--preset", presets.TINY_PRESET, "--output", output]
@@ -341,7 +342,8 @@ def _train_in_process(csv_files, output, *more):
 def test_bad_settings_fail_before_data_or_model(
     csv_files, tmp_path, monkeypatch, capsys, flags, message
 ):
-    from bertkit import classifier, data
+    from bertkit.model import classifier
+    from bertkit.text import data
 
     def started(*args, **kwargs):
         raise AssertionError("data or model work started before the settings were checked")
@@ -356,7 +358,7 @@ def test_bad_settings_fail_before_data_or_model(
 def test_seq_length_beyond_the_position_table_fails_before_training(
     csv_files, tmp_path, monkeypatch, capsys, tiny_dir
 ):
-    from bertkit import finetune
+    from bertkit.train import finetune
 
     def started(*args, **kwargs):
         raise AssertionError("training started with a seq_length the encoder cannot take")
@@ -382,7 +384,7 @@ def test_diverged_training_exits_nonzero_and_saves_nothing(csv_files, tmp_path, 
 def test_predict_refuses_to_print_nan_probabilities(monkeypatch):
     import numpy as np
 
-    from bertkit import training_job
+    from bertkit.apps import training_job
 
     class Diverged:  # what a model with NaN weights gives (save_model refuses to write one)
         label_names = ["neg", "pos"]

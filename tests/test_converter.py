@@ -9,7 +9,8 @@ from numpy_bert import bert_forward
 from safetensors.numpy import save_file
 
 import bertkit
-from bertkit import converter, local_presets, names
+from bertkit import names
+from bertkit.presets import converter, local_presets
 
 SENTENCES = [
     "Hello!",

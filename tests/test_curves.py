@@ -1,4 +1,4 @@
-"""Tests for bertkit.curves: nested learning-curve subsets and head training on cached features."""
+"""Tests for bertkit.tasks.curves: nested learning-curve subsets and head training on cached features."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import pytest
 from toy_sentiment import LABELS, TEXTS, VALIDATION
 
 import bertkit
-from bertkit import curves, finetune, inputs, preflight, presets
+from bertkit import presets
+from bertkit.tasks import curves
+from bertkit.text import inputs
+from bertkit.train import finetune, preflight
 
 # ----------------------------------------------------------------------------- nested_subsets
 

@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bertkit import data, loaders, splits, tfds_data
-from bertkit.labels import LabelEncoder, read_class_names
-from bertkit.text_dataset import TextDataset
+from bertkit.text import data, loaders, splits, tfds_data
+from bertkit.text.labels import LabelEncoder, read_class_names
+from bertkit.text.text_dataset import TextDataset
 
 
 def write_bytes(path, content: bytes):
@@ -793,7 +793,7 @@ def test_validation_fraction_must_be_between_zero_and_one(fraction):
 
 
 def test_topics_ship_inside_the_package_for_pip_installs(tmp_path, monkeypatch):
-    from bertkit import datasets
+    from bertkit.text import datasets
 
     monkeypatch.setenv(datasets.DATA_ENV, str(tmp_path))  # like Colab: no data/ folder
     for language, name in datasets.TOPIC_FILES.items():
@@ -808,7 +808,7 @@ def test_topics_ship_inside_the_package_for_pip_installs(tmp_path, monkeypatch):
 
 
 def test_short_text_sets_ship_inside_the_package_as_committed(tmp_path, monkeypatch):
-    from bertkit import datasets
+    from bertkit.text import datasets
 
     root = Path(datasets.__file__).resolve().parents[1]
     checkout = {"topic_paraphrases": root / "data", "headlines": root / "benchmarks" / "data"}
@@ -825,7 +825,7 @@ def test_short_text_sets_ship_inside_the_package_as_committed(tmp_path, monkeypa
 
 
 def test_missing_drug_reviews_without_fetching_names_the_fix(tmp_path, monkeypatch):
-    from bertkit import datasets
+    from bertkit.text import datasets
 
     monkeypatch.setenv(datasets.DATA_ENV, str(tmp_path))
     with pytest.raises(FileNotFoundError, match="not there yet.*make data.*fetch=True"):

@@ -10,9 +10,12 @@ from test_accumulation import LABELS as TOPIC_LABELS
 from test_accumulation import TEXTS as TOPIC_TEXTS
 
 import bertkit
-from bertkit import accumulation, classifier, distill, distill_loss, finetune, names, presets
-from bertkit import student as bk_student
-from bertkit.local_presets import tiny_vocabulary
+from bertkit import names, presets
+from bertkit.model import classifier
+from bertkit.presets.local_presets import tiny_vocabulary
+from bertkit.tasks import distill, distill_loss
+from bertkit.tasks import student as bk_student
+from bertkit.train import accumulation, finetune
 
 TEXTS = [
     f"the {w} is good" if i % 2 else f"i hate my {w}" for i, w in enumerate(tiny_vocabulary()[5:53])
@@ -206,7 +209,7 @@ def test_distill_trains_the_student_and_lowers_the_loss(student_dir):
 
 
 def test_distill_stops_on_nan_loss_and_checks_labels_first(student_dir):
-    from bertkit import preflight
+    from bertkit.train import preflight
 
     student = bertkit.build_classifier(student_dir, 2, "full")
     with pytest.raises(ValueError, match="Validation labels must be whole class ids"):

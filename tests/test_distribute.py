@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from bertkit import distribute
-from bertkit import hub as bk_hub
+from bertkit.presets import hub as bk_hub
+from bertkit.train import distribute
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,7 +27,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     """
     import json
     import bertkit
-    from bertkit import distribute, export, finetune, presets
+    from bertkit import export, presets; from bertkit.train import distribute, finetune
     distribute.split_cpu(2)
     import numpy as np
     import tensorflow as tf
@@ -226,7 +226,7 @@ WORKER_SCRIPT = textwrap.dedent(
     """
     import json
     import bertkit
-    from bertkit import distribute, finetune, presets
+    from bertkit import presets; from bertkit.train import distribute, finetune
     import numpy as np
 
     strategy = distribute.make_strategy("multi_worker")
@@ -317,7 +317,8 @@ def test_cli_trains_mirrored_on_two_logical_cpus(tmp_path, tiny_dir):
 
 
 def _fail_if_work_starts(monkeypatch):
-    from bertkit import classifier, data
+    from bertkit.model import classifier
+    from bertkit.text import data
 
     def started(*args, **kwargs):
         raise AssertionError("a strategy, data or model was made before the checks passed")
@@ -353,7 +354,7 @@ def _fail_if_work_starts(monkeypatch):
 def test_bad_distribution_settings_fail_before_any_work(
     tmp_path, monkeypatch, capsys, flags, tf_config, message
 ):
-    from bertkit import cli
+    from bertkit.apps import cli
 
     if tf_config is None:
         monkeypatch.delenv(distribute.TF_CONFIG_ENV, raising=False)
@@ -367,7 +368,7 @@ def test_bad_distribution_settings_fail_before_any_work(
 
 
 def test_multi_worker_refuses_to_resume_unless_restarted(tmp_path, monkeypatch, capsys):
-    from bertkit import cli, training_job
+    from bertkit.apps import cli, training_job
 
     two_workers = {"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}}
     monkeypatch.setenv(

@@ -19,13 +19,13 @@ import bertkit
 
 # Modules without examples: the entry point (`python -m bertkit`), the CLI (its
 # commands are run by tests/test_cli.py) and the interface names (constants only).
-NO_EXAMPLES = {"bertkit.__main__", "bertkit.cli", "bertkit.names"}
+NO_EXAMPLES = {"bertkit.__main__", "bertkit.apps.cli", "bertkit.names"}
 # Modules whose only examples are skipped, and why (their tests run the same calls).
 ONLY_SKIPPED = {
-    "bertkit.converter": "converts a Hugging Face checkpoint: ~30 s for the 6-layer default",
-    "bertkit.demo": "fine-tunes the default preset three ways: minutes",
-    "bertkit.litert_serve": "needs a .tflite export (tests/test_litert.py makes one)",
-    "bertkit.search.drug_reviews": "needs the drug reviews (`make data`; notebook 05 runs it)",
+    "bertkit.presets.converter": "converts a Hugging Face checkpoint: ~30 s for the 6-layer default",
+    "bertkit.apps.demo": "fine-tunes the default preset three ways: minutes",
+    "bertkit.export.litert_serve": "needs a .tflite export (tests/test_litert.py makes one)",
+    "bertkit.apps.search.drug_reviews": "needs the drug reviews (`make data`; notebook 05 runs it)",
 }
 # Every module, also those in subpackages (bertkit.evaluate.metrics ...): a package's
 # doctest run skips the functions it re-exports from its modules.

@@ -18,7 +18,7 @@ def _run(code: str, **env_overrides) -> subprocess.CompletedProcess:
 def test_import_bertkit_first_gives_legacy_keras_and_text_ops():
     # A module import runs the package's setup: modules do not call _env.setup() themselves.
     result = _run(
-        "import sys\nfrom bertkit import data\nimport tensorflow as tf\n"
+        "import sys\nfrom bertkit.text import data\nimport tensorflow as tf\n"
         "print(tf.keras.__name__.split('.')[0], 'tensorflow_text' in sys.modules)\n"
         "from tensorflow.python.framework import op_def_registry\n"
         "print(op_def_registry.get('CaseFoldUTF8') is not None)"
@@ -55,7 +55,7 @@ def test_matching_versions_pass():
 
 _FIRST_OPS = (
     "import bertkit\n"
-    "from bertkit import tokens\n"
+    "from bertkit.text import tokens\n"
     "import tensorflow as tf\n"
     "tf.constant(1.0) + 1.0\n"
     "tokens.table(bertkit.load_preprocessor(bertkit.TINY_PRESET), 'I love my job.')\n"
@@ -124,7 +124,7 @@ def test_first_preprocessing_prints_nothing_to_stderr():
     # (split_cpu still works after a load-free import).
     code = (
         "import bertkit, tensorflow as tf\n"
-        "from bertkit import distribute\n"
+        "from bertkit.train import distribute\n"
         "print(len(distribute.split_cpu(2)))\n"
         "pre = bertkit.load_preprocessor('tiny_random_en_uncased')\n"
         "print(sorted(pre(tf.constant(['hello world'])))[0])"

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from bertkit import evaluate
-from bertkit.labels import LabelEncoder
+from bertkit.text.labels import LabelEncoder
 
 NAMES = ["a", "b", "c"]
 # Hand-computed example: class "c" is never predicted.
@@ -622,7 +622,7 @@ def test_modules_import_only_numpy_and_bertkit_labels_at_the_top():
         "plots.py",
         "report.py",
     ]
-    light = {"__future__", "numbers", "collections.abc", "typing", "numpy", "bertkit.labels"}
+    light = {"__future__", "numbers", "collections.abc", "typing", "numpy", "bertkit.text.labels"}
     for path in MODULES:
         imported = set()
         for node in ast.parse(path.read_text()).body:
@@ -636,7 +636,7 @@ def test_modules_import_only_numpy_and_bertkit_labels_at_the_top():
 
 
 def test_package_works_with_tensorflow_blocked():
-    # No module here imports TensorFlow or Keras, directly or through bertkit.labels:
+    # No module here imports TensorFlow or Keras, directly or through bertkit.text.labels:
     # run every function in a fresh interpreter where importing them fails. A stand-in
     # `bertkit` package object skips bertkit/__init__.py, which sets TensorFlow up.
     package = Path(evaluate.__file__).parent.parent

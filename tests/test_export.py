@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 from crafted_model import file_writing_model
 
-from bertkit import classifier, export, finetune, litert_serve, presets
-from bertkit.labels import LabelEncoder
+from bertkit import export, presets
+from bertkit.export import litert_serve
+from bertkit.model import classifier
+from bertkit.text.labels import LabelEncoder
+from bertkit.train import finetune
 
 TEXTS = ["the job is good", "i love you", "the exam was hard", "", "x" * 3000, "貓追狗 🙂"]
 

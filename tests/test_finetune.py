@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from bertkit import finetune, preflight
+from bertkit.train import finetune, preflight
 
 
 def test_early_stopping_can_be_turned_off_per_strategy():
@@ -36,7 +36,8 @@ def test_feature_dataset_epochs_are_shuffled_and_complete():
 
 
 def test_fit_ends_with_the_best_validation_epoch_without_an_early_stop(tiny_dir):
-    from bertkit import classifier, presets
+    from bertkit import presets
+    from bertkit.model import classifier
 
     texts = [f"review {i} {'good great fine' if i % 2 else 'bad awful poor'}" for i in range(24)]
     labels = np.arange(24) % 2
@@ -64,7 +65,8 @@ LABELS = [i % 2 for i in range(12)]
 
 @pytest.fixture(scope="module")
 def frozen(tiny_dir):
-    from bertkit import classifier, presets
+    from bertkit import presets
+    from bertkit.model import classifier
 
     finetune.set_seed(0)
     return classifier.build_classifier(presets.TINY_PRESET, 2, "freeze", seq_length=16)
@@ -166,7 +168,7 @@ def _break_logits_at_epoch(model, epoch):
 
 
 def test_nan_loss_stops_training_and_saves_nothing(frozen, tmp_path):
-    from bertkit import checkpoints
+    from bertkit.train import checkpoints
 
     initial = frozen.head.get_weights()
     ckpt = tmp_path / "ckpt"

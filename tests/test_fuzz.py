@@ -12,8 +12,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bertkit import classifier, export, finetune, inputs, names, presets, tokens
-from bertkit import hub as bk_hub
+from bertkit import export, names, presets
+from bertkit.model import classifier
+from bertkit.presets import hub as bk_hub
+from bertkit.text import inputs, tokens
+from bertkit.train import finetune
 
 SEQ_LENGTH = 32
 LABELS = ["a", "b", "c"]
@@ -96,7 +99,7 @@ def test_tokenization_gives_consistent_inputs(batch, model, tiny_layers, special
     assert (encoded.word_ids[~padding] != special["padding_id"]).all()
     assert (encoded.word_ids < special["vocab_size"]).all() and (encoded.type_ids == 0).all()
 
-    # The same batch through bertkit.tokens: the same ids, a mask that marks the real tokens,
+    # The same batch through bertkit.text.tokens: the same ids, a mask that marks the real tokens,
     # and exactly the texts with more than SEQ_LENGTH - 2 wordpieces counted as truncated.
     packed = tokens.pack(tiny_layers[0], batch, seq_length=SEQ_LENGTH)
     np.testing.assert_array_equal(packed[names.INPUT_WORD_IDS], encoded.word_ids)

@@ -8,8 +8,9 @@ import tensorflow as tf
 import tensorflow_hub as hub
 
 import bertkit
-from bertkit import converter, local_presets, names, presets
-from bertkit import hub as bk_hub
+from bertkit import names, presets
+from bertkit.presets import converter, local_presets
+from bertkit.presets import hub as bk_hub
 
 URL = "https://tfhub.dev/tensorflow/small_bert/bert_en_uncased_L-2_H-128_A-2/2"
 

@@ -21,18 +21,12 @@ import os
 import numpy as np
 import pytest
 
-from bertkit import (
-    classifier,
-    cli,
-    export,
-    finetune,
-    inputs,
-    litert,
-    litert_pack,
-    litert_serve,
-    presets,
-    training_job,
-)
+from bertkit import export, presets
+from bertkit.apps import cli, training_job
+from bertkit.export import litert, litert_pack, litert_serve
+from bertkit.model import classifier
+from bertkit.text import inputs
+from bertkit.train import finetune
 
 TEXTS = ["the job is good", "i love you", "the exam was hard", "", "x " * 300, "Café NAÏVE!"]
 LABELS = ["job", "love", "education"]

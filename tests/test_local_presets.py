@@ -3,7 +3,8 @@
 import pytest
 from test_atomic import _dead_pid, _tagged
 
-from bertkit import _atomic, converter, hub, local_presets, presets
+from bertkit import _atomic, presets
+from bertkit.presets import converter, hub, local_presets
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 import pytest
 
-from bertkit import memory, presets
+from bertkit import presets
+from bertkit.apps import memory
 
 
 def test_memory_grows_with_batch_and_length_and_fewer_trained_layers_need_less():

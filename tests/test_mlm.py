@@ -1,5 +1,5 @@
-"""Tests for MLM: masking statistics (bertkit.masking), the tied head (bertkit.mlm_model),
-training and saving (bertkit.mlm)."""
+"""Tests for MLM: masking statistics (bertkit.tasks.masking), the tied head (bertkit.tasks.mlm_model),
+training and saving (bertkit.tasks.mlm)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pytest
 import tensorflow as tf
 
 import bertkit
-from bertkit import hub as bk_hub
-from bertkit import masking, mlm, mlm_model, names, presets
+from bertkit import names, presets
+from bertkit.presets import hub as bk_hub
+from bertkit.tasks import masking, mlm, mlm_model
 
 TEXTS = [
     "the drug is good and the pain is gone",
@@ -29,7 +30,7 @@ def config():
 def synthetic_batch(config, rows=3000, length=48, seed=0):
     """[CLS] regular tokens [SEP] [PAD]... rows with random real lengths, and their input_mask."""
     rng = np.random.default_rng(seed)
-    vocab = bertkit.tokens.vocabulary(presets.TINY_PRESET)
+    vocab = bertkit.text.tokens.vocabulary(presets.TINY_PRESET)
     cls_id, sep_id = vocab.index(names.CLS_TOKEN), vocab.index(names.SEP_TOKEN)
     ids = np.full((rows, length), config.pad_id, np.int32)
     mask = np.zeros((rows, length), np.int32)
@@ -61,7 +62,7 @@ def selected_matrix(out, shape):
 
 
 def test_config_from_vocabulary_excludes_bracketed_tokens(config):
-    vocab = bertkit.tokens.vocabulary(presets.TINY_PRESET)
+    vocab = bertkit.text.tokens.vocabulary(presets.TINY_PRESET)
     assert config.mask_id == vocab.index("[MASK]") == 4
     assert set(config.unselectable_ids) == {
         i for i, t in enumerate(vocab) if len(t) > 2 and t[0] == "[" and t[-1] == "]"
@@ -157,14 +158,16 @@ def test_cap_and_short_batches(config):
 
 
 def test_dataset_masks_each_batch_differently_and_reproducibly(config):
-    model_inputs = bertkit.inputs.EncodedTexts(
+    model_inputs = bertkit.text.inputs.EncodedTexts(
         word_ids=np.tile(np.array([[2] + list(range(50, 80)) + [3]], np.int32), (8, 1)),
         type_ids=np.zeros((8, 32), np.int32),
         lengths=np.full(8, 32, np.int32),
     )
 
     def batches(seed):
-        ds = masking.mlm_dataset(model_inputs, config, batch_size=4, seed=seed, shuffle=False, epochs=2)
+        ds = masking.mlm_dataset(
+            model_inputs, config, batch_size=4, seed=seed, shuffle=False, epochs=2
+        )
         return [f[names.INPUT_WORD_IDS].numpy() for f, _, _ in ds]
 
     first = batches(0)
@@ -240,7 +243,9 @@ def test_masked_accuracy_improves_when_the_head_learns(tiny_model):
 
 
 def test_predict_masked(tiny_model):
-    results = mlm_model.predict_masked(tiny_model, "the [MASK] is good and the [mask] is gone", top_k=3)
+    results = mlm_model.predict_masked(
+        tiny_model, "the [MASK] is good and the [mask] is gone", top_k=3
+    )
     assert len(results) == 2 and all(len(r) == 3 for r in results)
     for candidates in results:
         probs = [p for _, p in candidates]
@@ -294,7 +299,7 @@ def test_masked_accuracy_grades_the_same_tokens_every_call():
 
 
 def test_train_mlm_refuses_a_non_finite_learning_rate_and_stops_on_nan_loss(tiny_model):
-    from bertkit import preflight
+    from bertkit.train import preflight
 
     with pytest.raises(ValueError, match="learning_rate must be a finite number > 0"):
         mlm.train_mlm(tiny_model, TEXTS, learning_rate=float("inf"))

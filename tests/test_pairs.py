@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bertkit import classifier, export, finetune, inputs, pairs, presets, tokens
+from bertkit import export, presets
+from bertkit.model import classifier
+from bertkit.tasks import pairs
+from bertkit.text import inputs, tokens
+from bertkit.train import finetune
 
 SEQ = 12  # budget of 9 wordpieces after [CLS] A [SEP] B [SEP]
 

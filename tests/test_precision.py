@@ -5,7 +5,10 @@ import shutil
 import numpy as np
 import pytest
 
-from bertkit import classifier, finetune, inputs, precision, presets
+from bertkit import presets
+from bertkit.model import classifier, precision
+from bertkit.text import inputs
+from bertkit.train import finetune
 
 TEXTS = ["the drug worked well", "terrible side effects", "it is ok", "great", "awful", "meh"]
 LABELS = [1, 0, 2, 1, 0, 2]

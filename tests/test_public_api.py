@@ -36,7 +36,7 @@ def test_the_training_flow_is_at_the_top_level():
 
 
 def test_no_top_level_name_hides_a_module():
-    # `bertkit.distill = distill.distill` would make `from bertkit import distill` the function.
+    # `bertkit.evaluate = evaluate.evaluate` would make `from bertkit import evaluate` the function.
     modules = {info.name for info in pkgutil.iter_modules(bertkit.__path__)}
     assert modules & set(bertkit.__all__) == set()
 
@@ -67,7 +67,7 @@ def _resolves(dotted: str) -> bool:
 
 def test_every_bertkit_name_in_messages_and_docstrings_exists():
     cited = _cited_names()
-    assert ("export.py", "bertkit.save_model") in cited  # "(bertkit.save_model writes it)"
+    assert ("export/__init__.py", "bertkit.save_model") in cited  # "(bertkit.save_model writes it)"
     assert [(file, name) for file, name in cited if not _resolves(name)] == []
 
 
@@ -106,7 +106,7 @@ class _ModuleCalls(ast.NodeVisitor):
     """Finds `module.name` (and `from bertkit.module import name`) for a top-level name.
 
     Visits code in source order and keeps which local names are bertkit modules
-    (`from bertkit import hub as bk_hub`, `import bertkit.finetune as ft`); a later
+    (`from bertkit.presets import hub as bk_hub`, `import bertkit.train.finetune as ft`); a later
     non-bertkit import of the same name (`import tensorflow_hub as hub`) unbinds it.
     Bindings carry over from one cell (or README example) to the next.
     """
@@ -131,7 +131,7 @@ class _ModuleCalls(ast.NodeVisitor):
             if alias.asname:
                 obj = _bertkit_object(alias.name) if alias.name.startswith("bertkit") else None
                 self._bind(alias.asname, obj)
-            else:  # `import bertkit.finetune` binds `bertkit`
+            else:  # `import bertkit.train.finetune` binds `bertkit`
                 root = alias.name.split(".")[0]
                 self._bind(root, bertkit if root == "bertkit" else None)
 
@@ -200,7 +200,7 @@ def test_notebooks_readme_and_benchmarks_call_the_top_level_names():
 def test_the_top_level_check_finds_module_calls(tmp_path):
     setup = (
         "if 'google.colab' in sys.modules:\n    !pip install -q bertkit\n"
-        "import bertkit\nfrom bertkit import data, finetune, labels\nfrom bertkit import hub as bk_hub\n"
+        "import bertkit\nfrom bertkit.text import data, labels; from bertkit.train import finetune\nfrom bertkit.presets import hub as bk_hub\n"
     )
     uses = (
         "encoder = labels.LabelEncoder.fit(['a', 'b'])\n"  # flagged: bertkit.LabelEncoder
@@ -208,11 +208,11 @@ def test_the_top_level_check_finds_module_calls(tmp_path):
         "config = finetune.TrainConfig()\n"  # flagged
         "preds = finetune.predict_logits(model, texts)\n"  # not flagged: not top-level
         "bk_hub.resolve('x')\n"  # flagged, through an alias
-        "bertkit.finetune.fit(model, texts, y)\n"  # flagged, through the package
+        "bertkit.train.finetune.fit(model, texts, y)\n"  # flagged, through the package
         "bertkit.fit(model, texts, y)\n"  # the top-level name: fine
         "import tensorflow_hub as hub\nhub.load('x')\n"  # not bertkit: fine
-        "from bertkit.classifier import build_classifier\n"  # flagged
-        "import bertkit.finetune as ft\nft.set_seed(0)\n"  # flagged, through `import ... as`
+        "from bertkit.model.classifier import build_classifier\n"  # flagged
+        "import bertkit.train.finetune as ft\nft.set_seed(0)\n"  # flagged, through `import ... as`
     )
     cells = [
         {"cell_type": "code", "source": [setup]},
@@ -226,8 +226,8 @@ def test_the_top_level_check_finds_module_calls(tmp_path):
         "planted.ipynb cell 2:1: labels.LabelEncoder -> bertkit.LabelEncoder",
         "planted.ipynb cell 2:3: finetune.TrainConfig -> bertkit.TrainConfig",
         "planted.ipynb cell 2:5: bk_hub.resolve -> bertkit.resolve",
-        "planted.ipynb cell 2:6: bertkit.finetune.fit -> bertkit.fit",
-        "planted.ipynb cell 2:10: from bertkit.classifier import build_classifier",
+        "planted.ipynb cell 2:6: bertkit.train.finetune.fit -> bertkit.fit",
+        "planted.ipynb cell 2:10: from bertkit.model.classifier import build_classifier",
         "planted.ipynb cell 2:12: ft.set_seed -> bertkit.set_seed",
     ]
     readme = tmp_path / "README.md"

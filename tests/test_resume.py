@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bertkit import checkpoints, export, presets, training_job
+from bertkit import export, presets
+from bertkit.apps import training_job
+from bertkit.train import checkpoints
 
 RESUME_TOLERANCE = 0.1
 EPOCHS = 6

@@ -1,4 +1,4 @@
-"""Tests for bertkit.search (grid, tuner, heatmap): the KerasTuner grid search,
+"""Tests for bertkit.apps.search (grid, tuner, heatmap): the KerasTuner grid search,
 its table, best cell and heat map."""
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 from toy_sentiment import LABELS, TEXTS, VALIDATION
 
-from bertkit import finetune, presets, search
+from bertkit import presets
+from bertkit.apps import search
+from bertkit.train import finetune
 
 GRID = {"batch_size": [4, 8], "learning_rate": [1e-2, 1e-4], "epochs": [1]}
 

@@ -1,13 +1,13 @@
-"""bertkit.tfds_local: text stored with TFDS's own builder and read back, offline."""
+"""bertkit.text.tfds_local: text stored with TFDS's own builder and read back, offline."""
 
 import doctest
 
 import numpy as np
 import pytest
 
-from bertkit import tfds_data, tfds_local
-from bertkit.labels import LabelEncoder
-from bertkit.text_dataset import TextDataset
+from bertkit.text import tfds_data, tfds_local
+from bertkit.text.labels import LabelEncoder
+from bertkit.text.text_dataset import TextDataset
 
 TRAIN = TextDataset(
     ["good film", "bad film", "great cast", "awful"], ["pos", "neg", "pos", "neg"], "t"

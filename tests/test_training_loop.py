@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 import bertkit
-from bertkit import curves, distill, finetune, inputs, mlm, mlm_model, presets, training_loop
+from bertkit import presets
+from bertkit.tasks import curves, distill, mlm, mlm_model
+from bertkit.text import inputs
+from bertkit.train import finetune, training_loop
 
 PACKAGE = Path(bertkit.__file__).parent
 TEXTS = ["the drug is good", "bad side effects", "it helped a lot", "awful pain"]
@@ -107,7 +110,7 @@ def test_no_module_but_the_loop_compiles_a_model_for_training():
 def test_micro_batches_under_a_strategy_are_refused_before_any_work(tiny_dir):
     # Accumulation's tf.while_loop cannot run under tf.distribute: Python's fit used to
     # crash mid-training where the CLI refused up front. The loop refuses for every trainer.
-    from bertkit import distribute
+    from bertkit.train import distribute
 
     with distribute.make_strategy("mirrored", devices=["/cpu:0"]).scope():
         model = bertkit.build_classifier(presets.TINY_PRESET, 2, "freeze", precision="float32")

@@ -5,7 +5,8 @@ import json
 import pytest
 import tensorflow as tf
 
-from bertkit import export, trust
+from bertkit import export
+from bertkit.presets import trust
 
 
 def _saved(directory, serve) -> str:

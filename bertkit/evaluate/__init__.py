@@ -15,9 +15,9 @@ One module per concept; use them through this package
 
 What it imports: numpy at the top; scikit-learn and matplotlib inside the
 functions that use them, so importing the package adds little; and, from
-bertkit, only `bertkit.labels` (for `LabelEncoder`, so baselines order classes
+bertkit, only `bertkit.text.labels` (for `LabelEncoder`, so baselines order classes
 as training does; numpy and pandas). No module here imports TensorFlow or
-Keras, directly or through `bertkit.labels`: the package works without them
+Keras, directly or through `bertkit.text.labels`: the package works without them
 (tests/test_evaluate.py loads it with TensorFlow blocked). `import bertkit`
 itself still loads TensorFlow before any bertkit module.
 

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from bertkit.evaluate.metrics import _check_class_names, classification_metrics
-from bertkit.labels import LabelEncoder
+from bertkit.text.labels import LabelEncoder
 
 #: The grid `tfidf_baseline(C="auto")` searches by cross-validation on the training data.
 C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0)

@@ -1,0 +1,13 @@
+"""Training: the configuration, the one loop and what it relies on.
+
+`finetune` holds `TrainConfig` and `fit`; `training_loop.run` is the one loop
+every trainer goes through (optimizer and warmup schedule, loss scaling,
+callbacks); `accumulation` computes a step in micro-batches; `checkpoints`
+makes runs resumable; `preflight` checks the inputs before training and stops
+a diverging run; `distribute` runs the loop under a `tf.distribute` strategy.
+
+Examples:
+>>> from bertkit.train import finetune
+>>> finetune.balanced_class_weights([0, 0, 1], num_classes=2)
+{0: 0.75, 1: 1.5}
+"""

@@ -1,0 +1,370 @@
+"""Train a classifier: `TrainConfig`, class weights, and `fit` on texts.
+
+`fit` trains through `bertkit.train.training_loop.run`, as every bertkit trainer
+does: AdamW (no weight decay on LayerNorm and bias) with the learning rate
+rising linearly over the first `warmup_fraction` of the steps, then falling
+linearly to zero; early stopping, checkpoints, loss scaling and micro-batches.
+
+`fit` tokenizes once (`bertkit.text.inputs`), trains on dynamically padded
+batches, and for `strategy="freeze"` takes the fast path: the frozen encoder
+is a fixed function in inference mode, so its features are computed once and
+only the head trains on them.
+
+Examples:
+>>> model = build_classifier("tiny_random_en_uncased", num_classes=2, strategy="freeze")  # doctest: +SKIP
+>>> history = fit(model, ["good", "bad"], [1, 0], epochs=1)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+from bertkit.text import inputs
+from bertkit.train import accumulation, checkpoints, preflight, training_loop
+
+# The optimizer, the seed and the run's result belong to the training loop; named here
+# too, where fine-tuning code has always found them.
+from bertkit.train.training_loop import (  # noqa: F401
+    EpochTimer,
+    FitResult,
+    LinearWarmupDecay,
+    create_optimizer,
+    set_seed,
+)
+
+# Per-strategy defaults, measured on the bundled drug reviews (README "Results").
+STRATEGY_DEFAULTS = {
+    "freeze": dict(epochs=40, learning_rate=3e-3, early_stopping_patience=5),
+    "partial": dict(epochs=4, learning_rate=2e-4),
+    "full": dict(epochs=4, learning_rate=1e-4),
+}
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Hyperparameters of `fit`. The defaults are what learned on the bundled drug reviews.
+
+    Args:
+        epochs: int. Passes over the training data.
+        batch_size: int. Examples per step.
+        learning_rate: float. Peak learning rate (after warmup).
+        warmup_fraction: float. Share of steps with linearly rising learning rate.
+        weight_decay: float. AdamW decay (not applied to LayerNorm and bias).
+        class_weight: str or None. `"balanced"` weighs classes by inverse frequency.
+        early_stopping_patience: int or None. Epochs without validation improvement
+            before stopping (restores the best weights); None disables it.
+        bucket: bool. Batch examples of similar length together.
+        shuffle: bool. Reshuffle the training data every epoch.
+        cache_features: bool. With strategy "freeze", compute the frozen encoder's
+            features once and train the head on them (same result, much faster).
+        seed: int. Seeds shuffling, dropout and initialisation. Call `set_seed(seed)`
+            before `build_classifier` so the head's initial weights are seeded too.
+        deterministic: bool. Turn on TensorFlow's op determinism (process-wide), so the
+            same seed gives bit-identical training on CPU (see `set_seed`).
+        jit_compile: bool. Compile the training step with XLA. Batch lengths are then
+            rounded up to multiples of `inputs.XLA_LENGTH_MULTIPLE` to bound recompiles.
+        micro_batch_size: int or None. Compute each batch in micro-batches of this
+            many examples and sum their gradients before the one optimizer step
+            (`bertkit.train.accumulation`): the same update as the whole batch with the
+            activation memory of a micro-batch, somewhat slower. The out-of-memory
+            remedy that keeps `batch_size` (and so the learning rate) unchanged.
+            None trains on whole batches. A memory setting only: checkpoints of a
+            run resume under any `micro_batch_size`.
+    """
+
+    epochs: int = 4
+    batch_size: int = 16
+    learning_rate: float = 1e-4
+    warmup_fraction: float = 0.1
+    weight_decay: float = 0.01
+    class_weight: str | None = "balanced"
+    early_stopping_patience: int | None = 2
+    bucket: bool = True
+    shuffle: bool = True
+    cache_features: bool = True
+    seed: int = 0
+    deterministic: bool = False
+    jit_compile: bool = False
+    micro_batch_size: int | None = None
+
+    @classmethod
+    def for_strategy(cls, strategy: str, early_stopping: bool = True, **overrides) -> TrainConfig:
+        """The defaults for a fine-tuning strategy, with `overrides` (None values ignored).
+
+        Training only the head (`"freeze"`) on cached features costs next to nothing
+        per epoch and tolerates a much larger learning rate, so it gets more epochs.
+        Because None means "the default" here, turn early stopping off with
+        `early_stopping=False` (it sets `early_stopping_patience=None`).
+
+        Examples:
+        >>> TrainConfig.for_strategy("freeze").epochs, TrainConfig.for_strategy("full").epochs
+        (40, 4)
+        >>> TrainConfig.for_strategy("full", early_stopping=False).early_stopping_patience is None
+        True
+        """
+        if strategy not in STRATEGY_DEFAULTS:
+            raise ValueError(
+                f"Unknown fine-tuning strategy. Received: strategy={strategy!r}. "
+                f"Use one of {sorted(STRATEGY_DEFAULTS)}."
+            )
+        values = {
+            **STRATEGY_DEFAULTS[strategy],
+            **{k: v for k, v in overrides.items() if v is not None},
+        }
+        if not early_stopping:
+            if overrides.get("early_stopping_patience") is not None:
+                raise ValueError(
+                    "early_stopping=False contradicts early_stopping_patience="
+                    f"{overrides['early_stopping_patience']!r}. Pass only one of them."
+                )
+            values["early_stopping_patience"] = None
+        return cls(**values)
+
+    def validate(self) -> None:
+        """Raises ValueError on values that cannot train (before any model or data work)."""
+        for field, hint in (("batch_size", " Try 16 or 32."), ("epochs", " Try 3 or 4.")):
+            value = getattr(self, field)
+            if not _is_int(value) or value <= 0:
+                raise ValueError(
+                    f"{field} must be a positive integer. Received: {field}={value!r}.{hint}"
+                )
+        preflight.check_finite_number(
+            self.learning_rate, "learning_rate", "BERT fine-tuning uses 3e-5 to 3e-4."
+        )
+        preflight.check_finite_number(
+            self.weight_decay, "weight_decay", "BERT uses 0.01; 0 turns decay off.", positive=False
+        )
+        if not (isinstance(self.warmup_fraction, int | float) and 0 <= self.warmup_fraction < 1):
+            raise ValueError(
+                f"warmup_fraction must be in [0, 1). Received: {self.warmup_fraction!r}. "
+                "BERT uses 0.1."
+            )
+        patience = self.early_stopping_patience
+        if patience is not None and (not _is_int(patience) or patience < 0):
+            raise ValueError(
+                "early_stopping_patience must be an integer >= 0 or None. Received: "
+                f"early_stopping_patience={patience!r}. Try 2, or None to turn it off."
+            )
+        if not _is_int(self.seed):
+            raise ValueError(f"seed must be an integer. Received: seed={self.seed!r}. Try 0.")
+        accumulation.check_micro_batch_size(self.micro_batch_size, self.batch_size)
+        if self.micro_batch_size is not None and self.jit_compile:
+            raise ValueError(
+                "micro_batch_size does not work with jit_compile=True: XLA cannot compile "
+                "the loop over micro-batches of varying size. Received: "
+                f"micro_batch_size={self.micro_batch_size}, jit_compile=True. Drop one of them."
+            )
+        if self.class_weight not in (None, "balanced"):
+            raise ValueError(
+                f"class_weight must be 'balanced' or None. Received: {self.class_weight!r}."
+            )
+
+
+def _is_int(value) -> bool:
+    """Whether `value` is an integer (numpy integers too), not a bool."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def balanced_class_weights(label_ids, num_classes: int) -> dict[int, float]:
+    """`n / (k * count_c)` per class, as scikit-learn's "balanced"; absent classes get 1.0.
+
+    Examples:
+    >>> balanced_class_weights([0, 0, 0, 1], 2)
+    {0: 0.6666666666666666, 1: 2.0}
+    """
+    counts = np.bincount(np.asarray(label_ids, dtype=np.int64), minlength=num_classes)
+    n = counts.sum()
+    return {
+        c: (float(n / (num_classes * counts[c])) if counts[c] else 1.0) for c in range(num_classes)
+    }
+
+
+def loss():
+    """The classification loss: sparse categorical cross-entropy on float32 logits.
+
+    Examples:
+    >>> float(loss()([0], [[2.0, 0.0]]))  # -log(softmax([2, 0])[0])
+    0.12692804634571075
+    """
+    return tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def compute_features(
+    model, encoded: inputs.EncodedTexts, batch_size: int = inputs.PREDICT_BATCH_SIZE
+) -> np.ndarray:
+    """Pooled encoder features of every example, in inference mode (the freeze fast path)."""
+    ds = inputs.make_dataset(encoded, batch_size=batch_size)
+    feature_fn = inputs._cached_function(
+        model,
+        "_bertkit_feature_fn",
+        lambda x: model.feature_model(x, training=False),
+        inputs.TOKENS_SIGNATURE,
+    )
+    return (
+        np.concatenate([feature_fn(batch).numpy() for batch in ds])
+        if len(encoded)
+        else np.zeros((0, model.feature_model.output_shape[-1]), np.float32)
+    )
+
+
+def fit(
+    model,
+    train_texts,
+    train_labels,
+    validation: tuple | None = None,
+    config: TrainConfig | None = None,
+    checkpoint_dir: str | os.PathLike | None = None,
+    verbose: int = 1,
+    callbacks: list | None = None,
+    resume: bool = True,
+) -> FitResult:
+    """Fine-tunes a `build_classifier` model on texts and integer labels.
+
+    With `validation` and early stopping on (`config.early_stopping_patience`, on by
+    default), the model ends with the weights of the epoch that had the lowest
+    validation loss, also when no early stop happened and all `config.epochs` ran
+    (Keras's `restore_best_weights`); its last epoch's weights are discarded then.
+
+    Args:
+        model: tf_keras.Model. From `bertkit.build_classifier`.
+        train_texts: list of str; for a pair model (`text_pairs=True`) a list of
+            `(text_a, text_b)` tuples or a `bertkit.text.inputs.TextPairs`.
+        train_labels: array-like of int. Class ids in `[0, num_classes)`.
+        validation: optional `(texts, label_ids)` (texts as in `train_texts`). For
+            early stopping and curves.
+        config: TrainConfig. Hyperparameters (defaults when None).
+        checkpoint_dir: optional path. Model, optimizer and progress are saved there
+            after every epoch (`bertkit.train.checkpoints`, written atomically).
+        verbose: int. Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
+        callbacks: optional list. Extra Keras callbacks.
+        resume: bool. If `checkpoint_dir` holds an interrupted run of the same data,
+            model and config, continue after its last completed epoch; otherwise its
+            checkpoints are discarded and training starts over.
+
+    Returns:
+        FitResult with `history` (Keras History: loss, accuracy, val_loss, val_accuracy).
+
+    Raises:
+        ValueError, TypeError: bad config, texts or labels (training or validation),
+            before anything is tokenized (`bertkit.train.preflight.check_examples`).
+        bertkit.train.preflight.NonFiniteLossError: the loss became NaN or infinite; training
+            stops at that batch and no checkpoint of the diverged weights is written.
+    """
+    config = config or TrainConfig()
+    config.validate()
+    train_texts, labels = preflight.check_examples(model, train_texts, train_labels)
+    if validation is not None:
+        val_texts, val_labels = preflight.check_examples(
+            model, *preflight.split_validation(validation), name="Validation"
+        )
+    num_classes = int(model.output_shape[-1])
+    encoded = inputs.encode_for_model(model, train_texts)
+    class_weight = balanced_class_weights(labels, num_classes) if config.class_weight else None
+    val_data = None
+    if validation is not None:
+        val_encoded = inputs.encode_for_model(model, val_texts)
+
+    cached = model.strategy == "freeze" and config.cache_features
+    if cached:
+        trained = model.head
+        features = compute_features(model, encoded)
+        if validation is not None:
+            val_data = feature_dataset(compute_features(model, val_encoded), val_labels, 64, None)
+    else:
+        trained = model.token_model
+        if validation is not None:
+            val_data = inputs.make_dataset(
+                val_encoded, val_labels, batch_size=inputs.PREDICT_BATCH_SIZE
+            )
+
+    def train_data(initial_epoch: int) -> tf.data.Dataset:
+        if cached:
+            seed = config.seed if config.shuffle else None
+            return feature_dataset(
+                features, labels, config.batch_size, seed, initial_epoch, config.epochs
+            )
+        return inputs.make_dataset(
+            encoded,
+            labels,
+            config.batch_size,
+            shuffle=config.shuffle,
+            seed=config.seed,
+            bucket=config.bucket,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            length_multiple=inputs.XLA_LENGTH_MULTIPLE if config.jit_compile else 1,
+        )
+
+    run_id = None
+    if checkpoint_dir is not None:
+        run_id = checkpoints.fingerprint(
+            data=checkpoints.texts_digest(train_texts, labels),
+            validation=None
+            if validation is None
+            else checkpoints.texts_digest(val_texts, val_labels),
+            # micro_batch_size only changes memory, so a run may resume under another.
+            config={k: v for k, v in dataclasses.asdict(config).items() if k != "micro_batch_size"},
+            model=[model.preset, model.strategy, model.unfreeze_top, model.pooling],
+            seq_length=model.seq_length,
+            trained=[(v.name, v.shape.as_list()) for v in trained.trainable_variables],
+        )
+    result = training_loop.run(
+        trained,
+        train_data,
+        len(labels),
+        config,
+        loss(),
+        metrics=["accuracy"],
+        validation_data=val_data,
+        class_weight=class_weight,
+        epochs_in_data=config.shuffle,
+        precision=model.precision,
+        callbacks=callbacks,
+        verbose=verbose,
+        checkpoint_dir=checkpoint_dir,
+        run_id=run_id,
+        resume=resume,
+    )
+    return dataclasses.replace(
+        result, real_tokens_per_epoch=encoded.real_tokens(), num_truncated=encoded.num_truncated
+    )
+
+
+def feature_dataset(features, labels, batch_size, seed, initial_epoch=0, epochs=None):
+    """Batches of cached features and labels; with a seed, epochs `[initial_epoch, epochs)` shuffled.
+
+    Without a seed: one pass in order (for validation and prediction).
+
+    Examples:
+    >>> ds = feature_dataset(np.zeros((5, 3), "float32"), [0, 1, 0, 1, 0], batch_size=2, seed=None)
+    >>> [int(x.shape[0]) for x, _ in ds]
+    [2, 2, 1]
+    """
+    if seed is None:
+        return tf.data.Dataset.from_tensor_slices((features, labels)).batch(batch_size)
+    ds = inputs.epochs_dataset(
+        [features, np.asarray(labels)], None, batch_size, seed, False, initial_epoch, epochs
+    )
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def predict_logits(model, texts, batch_size: int = inputs.PREDICT_BATCH_SIZE) -> np.ndarray:
+    """Logits for `texts`, tokenized once and dynamically padded (fast batch inference).
+
+    `texts` is a list of str, or for a pair model a list of `(a, b)` tuples / `TextPairs`.
+    """
+    encoded = inputs.encode_for_model(model, texts)
+    ds = inputs.make_dataset(encoded, batch_size=batch_size)
+    fn = inputs._cached_function(
+        model,
+        "_bertkit_predict_fn",
+        lambda x: model.token_model(x, training=False),
+        inputs.TOKENS_SIGNATURE,
+    )
+    out = [fn(batch).numpy() for batch in ds]
+    return np.concatenate(out) if out else np.zeros((0, int(model.output_shape[-1])), np.float32)
