@@ -33,9 +33,14 @@ demo: PYTHONWARNINGS = ignore::DeprecationWarning,ignore::FutureWarning,ignore:p
 demo: model data  ## fine-tune the default on the drug reviews and print the results
 	$(PY) -m bertkit demo
 
+# Two pytest workers (pytest-xdist): much of a test's time is single-threaded (tracing,
+# saving, loading), so two of them fill two cores. A test file or a notebook stays on one
+# worker (`--dist loadfile`: a notebook's cells share one kernel, in order).
+TEST_WORKERS ?= 2
+XDIST = -n $(TEST_WORKERS) --dist loadfile
 test: model data  ## the whole test suite, notebooks included, and the Python 3.12 install
-	$(PY) -m pytest -q --durations=25 tests
-	if ls notebooks/*.ipynb >/dev/null 2>&1; then $(PY) -m pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg notebooks; fi
+	$(PY) -m pytest -q $(XDIST) --durations=25 tests
+	if ls notebooks/*.ipynb >/dev/null 2>&1; then $(PY) -m pytest -q -p no:cacheprovider $(XDIST) --nbval --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg notebooks; fi
 	$(MAKE) test-python312
 
 # Colab runs Python 3.12+: install bertkit (not editable) with the pinned stack under 3.12
