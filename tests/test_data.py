@@ -799,7 +799,7 @@ def test_topics_ship_inside_the_package_for_pip_installs(tmp_path, monkeypatch):
     for language, name in datasets.TOPIC_FILES.items():
         path = datasets.topics_path(language)
         assert path.parent.name == "_data" and path.name == name
-        checkout_copy = Path(datasets.__file__).resolve().parents[1] / "data" / name
+        checkout_copy = Path(datasets.__file__).resolve().parents[2] / "data" / name
         assert path.read_bytes() == checkout_copy.read_bytes()
     assert len(datasets.load_topics()) == 188
     assert datasets.load_topics("zh").text.iloc[0] == "貓追狗"
@@ -810,11 +810,11 @@ def test_topics_ship_inside_the_package_for_pip_installs(tmp_path, monkeypatch):
 def test_short_text_sets_ship_inside_the_package_as_committed(tmp_path, monkeypatch):
     from bertkit.text import datasets
 
-    root = Path(datasets.__file__).resolve().parents[1]
+    root = Path(datasets.__file__).resolve().parents[2]
     checkout = {"topic_paraphrases": root / "data", "headlines": root / "benchmarks" / "data"}
     monkeypatch.setenv(datasets.DATA_ENV, str(tmp_path))  # like Colab: no data/ folder
     for name, file in datasets.SHORT_TEXT_FILES.items():
-        packaged = Path(datasets.__file__).parent / "_data" / file
+        packaged = Path(datasets.__file__).resolve().parents[1] / "_data" / file
         assert packaged.read_bytes() == (checkout[name] / file).read_bytes()
     paraphrases = datasets.load_short_texts("topic_paraphrases")
     assert sorted(set(paraphrases.label)) == sorted(set(datasets.load_topics().label))

@@ -102,9 +102,9 @@ def _modules_calling(attribute: str, keyword: str | None = None) -> list[str]:
 
 def test_no_module_but_the_loop_compiles_a_model_for_training():
     # memory.py times one training step to measure its peak memory; it trains nothing.
-    assert _modules_calling("compile", "optimizer") == ["memory", "training_loop"]
+    assert _modules_calling("compile", "optimizer") == ["apps/memory", "train/training_loop"]
     # The micro-batch train step, which the loop installs.
-    assert _modules_calling("GradientTape") == ["accumulation"]
+    assert _modules_calling("GradientTape") == ["train/accumulation"]
 
 
 def test_micro_batches_under_a_strategy_are_refused_before_any_work(tiny_dir):
