@@ -413,6 +413,30 @@ def unfreeze_top_too_large(ws):
     return _train(ws, ws.good_csv, "--strategy", "partial", "--unfreeze-top", "5")
 
 
+def contrastive_single_example_class(ws):
+    path = ws.file("lonely.csv", GOOD_CSV + "I love chess,hobby\n")
+    return _train(ws, path, "--strategy", "contrastive", "--validation", ws.good_csv)
+
+
+def contrastive_one_class_api(ws):
+    import bertkit
+
+    model = bertkit.build_classifier(TINY, 2, "contrastive")
+    return api(lambda: bertkit.fit(model, ["good", "great", "fine"], [1, 1, 1]))
+
+
+def contrastive_odd_pairs(ws):
+    return _train(ws, ws.good_csv, "--strategy", "contrastive", "--pairs-per-example", "3")
+
+
+def contrastive_micro_batches(ws):
+    return _train(ws, ws.good_csv, "--strategy", "contrastive", "--micro-batch-size", "4")
+
+
+def pair_settings_other_strategy(ws):
+    return _train(ws, ws.good_csv, "--strategy", "full", "--iterations", "5")
+
+
 def batch_size_training(ws):
     return _train(ws, ws.good_csv, "--batch-size", "0")
 
@@ -1052,6 +1076,51 @@ CASES = [
         r"unfreeze_top is larger than the number of transformer layers",
         r"Received: unfreeze_top=5, the encoder has 2 layers",
         r"Pass unfreeze_top <= 2, or strategy='full'",
+    ),
+    Case(
+        "contrastive_single_example_class",
+        "Contrastive training with a class of one example (no same-class pair)",
+        "`bertkit train --strategy contrastive` with one `hobby` row",
+        contrastive_single_example_class,
+        r"\[exit 2\]\nerror: Contrastive training pairs every example with another of its class",
+        r"Received: 1 example of class 'hobby'",
+        r"Give every class at least 2 training examples",
+    ),
+    Case(
+        "contrastive_one_class",
+        "Contrastive training on examples of one class",
+        f"`bertkit.fit(build_classifier({TINY!r}, 2, 'contrastive'), texts, [1, 1, 1])`",
+        contrastive_one_class_api,
+        r"ValueError: Contrastive training needs examples of at least 2 classes",
+        r"Received: only class 1 in 3 training examples",
+        r"Add examples of the other classes",
+    ),
+    Case(
+        "contrastive_odd_pairs",
+        "Odd number of pairs per example",
+        "`bertkit train --strategy contrastive --pairs-per-example 3`",
+        contrastive_odd_pairs,
+        r"\[exit 2\]\nerror: pairs_per_example must be a positive even number",
+        r"Received: pairs_per_example=3",
+        r"Try 2, SetFit's default",
+    ),
+    Case(
+        "contrastive_micro_batches",
+        "Micro-batches with the contrastive strategy",
+        "`bertkit train --strategy contrastive --micro-batch-size 4`",
+        contrastive_micro_batches,
+        r"\[exit 2\]\nerror: strategy='contrastive' trains on whole batches",
+        r"Received: micro_batch_size=4",
+        r"Drop micro_batch_size",
+    ),
+    Case(
+        "pair_settings_other_strategy",
+        "Pair settings without the contrastive strategy",
+        "`bertkit train --strategy full --iterations 5`",
+        pair_settings_other_strategy,
+        r"\[exit 2\]\nerror: Pair settings only apply to strategy='contrastive'",
+        r"Received: strategy='full', pair_iterations=5",
+        r"Pass strategy='contrastive' \(--strategy contrastive\), or drop them",
     ),
     Case(
         "batch_size_training",

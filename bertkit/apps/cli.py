@@ -101,6 +101,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         sep=args.sep,
         distribute=args.distribute,
         devices=args.devices,
+        pair_iterations=args.iterations,
+        pairs_per_example=args.pairs_per_example,
         verbose=1
         if sys.stdout.isatty()
         else 2,  # progress bars for people, one line per epoch for logs
@@ -244,9 +246,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-column", default="label")
     p.add_argument("--sep", type=_separator, default=None, help=SEP_HELP)
     p.add_argument("--preset", default=DEFAULT_PRESET, help="preset name, TF-Hub URL or directory")
-    p.add_argument("--strategy", default="full", choices=["freeze", "partial", "full"])
+    p.add_argument(
+        "--strategy", default="full", choices=["freeze", "partial", "full", "contrastive"]
+    )
     p.add_argument(
         "--unfreeze-top", type=int, default=2, help="layers trained by --strategy partial"
+    )
+    p.add_argument(
+        "--iterations",
+        type=int,
+        default=None,
+        help="--strategy contrastive: rounds of sentence pairs (default 20, as SetFit)",
+    )
+    p.add_argument(
+        "--pairs-per-example",
+        type=int,
+        default=None,
+        help="--strategy contrastive: pairs per example and round, half of its class (default 2)",
     )
     p.add_argument("--epochs", type=int, default=None, help="default depends on strategy")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)

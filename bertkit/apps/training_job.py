@@ -23,7 +23,7 @@ from bertkit.model import classifier
 from bertkit.presets import DEFAULT_PRESET
 from bertkit.text import data, inputs, splits
 from bertkit.text.labels import LabelEncoder
-from bertkit.train import checkpoints, finetune
+from bertkit.train import checkpoints, contrastive, finetune
 from bertkit.train import distribute as bk_distribute
 
 VALIDATION_FRACTION = 0.1
@@ -54,11 +54,14 @@ def train_from_files(
     sep: str | None = None,
     distribute: str = "none",
     devices: int | None = None,
+    pair_iterations: int | None = None,
+    pairs_per_example: int | None = None,
 ) -> dict:
     """Loads data, fine-tunes, saves the model directory; returns a JSON-able summary.
 
     Without `validation`, a stratified, seeded 10% of `train` is held out for
-    early stopping.
+    early stopping. `pair_iterations` and `pairs_per_example` set the pairs of
+    `strategy="contrastive"` (`bertkit.train.contrastive`; None: its defaults).
 
     Training is resumable: progress is checkpointed after every epoch into
     `checkpoint_dir(output)`; running the same call again after a crash or a
@@ -85,6 +88,8 @@ def train_from_files(
     # the data, and nothing trains before all of it passed.
     classifier.validate_strategy(strategy, None, unfreeze_top)
     classifier.validate_seq_length(seq_length)
+    pair_settings = dict(pair_iterations=pair_iterations, pairs_per_example=pairs_per_example)
+    contrastive.check_strategy_settings(strategy, pair_settings)
     config = finetune.TrainConfig.for_strategy(
         strategy,
         epochs=epochs,
@@ -93,8 +98,11 @@ def train_from_files(
         seed=seed,
         deterministic=deterministic,
         micro_batch_size=micro_batch_size,
+        **pair_settings,
     )
     config.validate()
+    if strategy == "contrastive":
+        contrastive.check_config(config, distribute)  # (micro-batches, replicas, XLA)
     tf_config = bk_distribute.check_training_distribution(
         distribute, devices, config.batch_size, config.micro_batch_size
     )
@@ -118,6 +126,8 @@ def train_from_files(
     encoder = LabelEncoder.fit(train_ds.labels)
     y_train = encoder.encode(train_ds.labels)
     y_val = encoder.encode(val_ds.labels)
+    if strategy == "contrastive":  # before the model is built
+        contrastive.check_pair_labels(y_train, encoder.classes)
     finetune.set_seed(seed, deterministic)  # before building: seeds the head's initial weights
     with tf_strategy.scope():  # the strategy creates every variable
         model = classifier.build_classifier(
@@ -162,7 +172,11 @@ def train_from_files(
         "trainable_parameters": counts["trainable"],
         "validation_accuracy": round(val_metrics["accuracy"], 4),
         "validation_macro_f1": round(val_metrics["macro_f1"], 4),
-        "config": {k: v for k, v in vars(config).items()},
+        "config": {  # the pair settings only where they apply
+            k: v
+            for k, v in vars(config).items()
+            if strategy == "contrastive" or k not in pair_settings
+        },
         "distribute": {"name": distribute, **bk_distribute.describe(tf_strategy), "chief": chief},
         "weights_sha256": checkpoints.weights_digest(model.get_weights()),
     }

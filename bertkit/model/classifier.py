@@ -1,11 +1,12 @@
 """Build a Keras text classifier: raw strings -> preprocessor -> encoder -> pooling -> dropout -> logits.
 
-Three fine-tuning strategies, one validated argument:
+Four fine-tuning strategies, one validated argument:
 
 - `"freeze"`: the encoder is a fixed feature extractor; only the head trains.
 - `"partial"`: the top `unfreeze_top` transformer layers (and the pooler, when
   `pooling="pooled"`) train; embeddings and lower layers stay frozen.
 - `"full"`: every encoder weight the chosen pooling uses trains.
+- `"contrastive"`: few-shot (`bertkit.train.contrastive`): the whole encoder trains on pairs.
 
 `trainable_filter` names the encoder variables a strategy trains (by the
 variable names every TF-Hub BERT uses); the layers that apply it, pool and
@@ -38,7 +39,7 @@ from bertkit.model.layers import MaskedMeanPooling, SubsetTrainableKerasLayer, T
 from bertkit.presets import DEFAULT_PRESET
 from bertkit.presets import hub as bk_hub
 
-STRATEGIES = ("freeze", "partial", "full")
+STRATEGIES = ("freeze", "partial", "full", "contrastive")
 POOLINGS = ("mean", "pooled")
 DEFAULT_SEQ_LENGTH = 128
 _LAYER_RE = re.compile(r"(?:^|/)layer_(\d+)/")
@@ -86,16 +87,14 @@ def trainable_filter(
     (True, False)
     """
     validate_strategy(strategy, num_layers, unfreeze_top)
-    first_trainable = {"freeze": num_layers, "partial": num_layers - unfreeze_top, "full": 0}[
-        strategy
-    ]
+    first_trainable = {"freeze": num_layers, "partial": num_layers - unfreeze_top}.get(strategy, 0)
 
     def is_trainable(name: str) -> bool:
         if _POOLER_PREFIX in name:
             return pooling == "pooled" and strategy != "freeze"
         index = transformer_layer_index(name)
         if index is None:  # embeddings and their layer norm
-            return strategy == "full"
+            return strategy in ("full", "contrastive")
         return index >= first_trainable
 
     return is_trainable
@@ -193,6 +192,11 @@ def _check_arguments(num_classes, pooling, dropout, seq_length, text_pairs, stra
         raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}.")
     validate_seq_length(seq_length, text_pairs)
     validate_strategy(strategy, None, unfreeze_top)
+    if strategy == "contrastive" and text_pairs:  # it compares embeddings of single texts
+        raise ValueError(
+            "strategy='contrastive' cannot train a sentence-pair model. Received: "
+            "text_pairs=True. Use strategy='full' for sentence pairs."
+        )
 
 
 @tf_keras.saving.register_keras_serializable(package="bertkit")
@@ -208,9 +212,8 @@ class TextClassifier(tf_keras.Model):
     arguments: `preset`, `num_classes`, `strategy`, `pooling`, `dropout`,
     `seq_length`, `preprocessor`, `text_pairs`, `precision` as resolved (never
     `"auto"`) and `unfreeze_top` as the transformer layers that train (0 for
-    `"freeze"`, `num_layers` for `"full"`). `get_config()` returns the arguments,
-    so `from_config` builds an equal model (with a new head: copy weights with
-    `set_weights`).
+    `"freeze"`, `num_layers` for `"full"` and `"contrastive"`). `get_config()` returns
+    the arguments, so `from_config` builds an equal model (new head: copy weights).
 
     Examples:
     >>> model = build_classifier("tiny_random_en_uncased", 2, "partial", unfreeze_top=1)
@@ -303,7 +306,7 @@ class TextClassifier(tf_keras.Model):
         self.num_classes = num_classes
         self.strategy = strategy
         self.num_layers = num_layers
-        self.unfreeze_top = {"freeze": 0, "partial": unfreeze_top, "full": num_layers}[strategy]
+        self.unfreeze_top = {"freeze": 0, "partial": unfreeze_top}.get(strategy, num_layers)
         self.pooling = pooling
         self.dropout = float(dropout)
         self.seq_length = seq_length
@@ -353,7 +356,7 @@ def build_classifier(
     Args:
         preset: str. Preset name, encoder URL or directory.
         num_classes: int. Number of classes (>= 2; binary tasks use 2 logits).
-        strategy: str. `"freeze"`, `"partial"` or `"full"`.
+        strategy: str. `"freeze"`, `"partial"`, `"full"` or `"contrastive"`.
         unfreeze_top: int. Top transformer layers to train when `strategy="partial"`.
         pooling: str. `"mean"` (masked mean of `sequence_output`, how
             all-MiniLM-L6-v2 was trained) or `"pooled"` (the [CLS] pooler).
@@ -393,7 +396,5 @@ def count_parameters(model: tf_keras.Model) -> dict[str, int]:
     def total(weights):
         return int(sum(int(tf.size(w)) for w in weights))
 
-    return {
-        "trainable": total(model.trainable_weights),
-        "frozen": total(model.non_trainable_weights),
-    }
+    trainable, frozen = model.trainable_weights, model.non_trainable_weights
+    return {"trainable": total(trainable), "frozen": total(frozen)}

@@ -8,7 +8,8 @@ linearly to zero; early stopping, checkpoints, loss scaling and micro-batches.
 `fit` tokenizes once (`bertkit.text.inputs`), trains on dynamically padded
 batches, and for `strategy="freeze"` takes the fast path: the frozen encoder
 is a fixed function in inference mode, so its features are computed once and
-only the head trains on them.
+only the head trains on them. `strategy="contrastive"` first trains the encoder
+on sentence pairs (`bertkit.train.contrastive`), then takes the same fast path.
 
 Examples:
 >>> model = build_classifier("tiny_random_en_uncased", num_classes=2, strategy="freeze")  # doctest: +SKIP
@@ -25,7 +26,7 @@ import tensorflow as tf
 import tf_keras
 
 from bertkit.text import inputs
-from bertkit.train import accumulation, checkpoints, preflight, training_loop
+from bertkit.train import accumulation, checkpoints, contrastive, preflight, training_loop
 
 # The optimizer, the seed and the run's result belong to the training loop; named here
 # too, where fine-tuning code has always found them.
@@ -42,7 +43,10 @@ STRATEGY_DEFAULTS = {
     "freeze": dict(epochs=40, learning_rate=3e-3, early_stopping_patience=5),
     "partial": dict(epochs=4, learning_rate=2e-4),
     "full": dict(epochs=4, learning_rate=1e-4),
+    # The pair phase, as SetFit (arXiv 2209.11055); the head then trains as for "freeze".
+    "contrastive": dict(epochs=1, learning_rate=2e-5, early_stopping_patience=5),
 }
+CONTRASTIVE_HEAD = {k: STRATEGY_DEFAULTS["freeze"][k] for k in ("epochs", "learning_rate")}
 
 
 @dataclasses.dataclass
@@ -75,6 +79,10 @@ class TrainConfig:
             remedy that keeps `batch_size` (and so the learning rate) unchanged.
             None trains on whole batches. A memory setting only: checkpoints of a
             run resume under any `micro_batch_size`.
+        pair_iterations: int. Strategy "contrastive" only (`bertkit.train.contrastive`):
+            rounds of sentence pairs per epoch (SetFit's `num_iterations`).
+        pairs_per_example: int. Strategy "contrastive" only: pairs per training
+            example and round, half with its own class, half with others (even).
     """
 
     epochs: int = 4
@@ -91,6 +99,8 @@ class TrainConfig:
     deterministic: bool = False
     jit_compile: bool = False
     micro_batch_size: int | None = None
+    pair_iterations: int = 20
+    pairs_per_example: int = 2
 
     @classmethod
     def for_strategy(cls, strategy: str, early_stopping: bool = True, **overrides) -> TrainConfig:
@@ -159,6 +169,7 @@ class TrainConfig:
                 "the loop over micro-batches of varying size. Received: "
                 f"micro_batch_size={self.micro_batch_size}, jit_compile=True. Drop one of them."
             )
+        contrastive.check_pair_settings(self.pair_iterations, self.pairs_per_example)
         if self.class_weight not in (None, "balanced"):
             raise ValueError(
                 f"class_weight must be 'balanced' or None. Received: {self.class_weight!r}."
@@ -230,6 +241,13 @@ def fit(
     validation loss, also when no early stop happened and all `config.epochs` ran
     (Keras's `restore_best_weights`); its last epoch's weights are discarded then.
 
+    A `strategy="contrastive"` model trains in two phases (`bertkit.train.contrastive`):
+    `config` sets the pair phase (`epochs`, `learning_rate`, `batch_size`,
+    `pair_iterations`, `pairs_per_example`; checkpoints in `checkpoint_dir/pairs`),
+    then the head trains on the tuned encoder's cached features with
+    `CONTRASTIVE_HEAD`'s epochs and learning rate. Validation, early stopping,
+    `callbacks` and the returned history belong to the head phase.
+
     Args:
         model: tf_keras.Model. From `bertkit.build_classifier`.
         train_texts: list of str; for a pair model (`text_pairs=True`) a list of
@@ -237,7 +255,8 @@ def fit(
         train_labels: array-like of int. Class ids in `[0, num_classes)`.
         validation: optional `(texts, label_ids)` (texts as in `train_texts`). For
             early stopping and curves.
-        config: TrainConfig. Hyperparameters (defaults when None).
+        config: TrainConfig. Hyperparameters (when None: `TrainConfig()`, or for a
+            contrastive model `TrainConfig.for_strategy("contrastive")`).
         checkpoint_dir: optional path. Model, optimizer and progress are saved there
             after every epoch (`bertkit.train.checkpoints`, written atomically).
         verbose: int. Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
@@ -255,9 +274,14 @@ def fit(
         bertkit.train.preflight.NonFiniteLossError: the loss became NaN or infinite; training
             stops at that batch and no checkpoint of the diverged weights is written.
     """
-    config = config or TrainConfig()
+    pairs_first = getattr(model, "strategy", None) == "contrastive"
+    if config is None:
+        config = TrainConfig.for_strategy("contrastive") if pairs_first else TrainConfig()
     config.validate()
     train_texts, labels = preflight.check_examples(model, train_texts, train_labels)
+    if pairs_first:
+        contrastive.check_pair_labels(labels)
+        contrastive.check_config(config)
     if validation is not None:
         val_texts, val_labels = preflight.check_examples(
             model, *preflight.split_validation(validation), name="Validation"
@@ -269,7 +293,13 @@ def fit(
     if validation is not None:
         val_encoded = inputs.encode_for_model(model, val_texts)
 
-    cached = model.strategy == "freeze" and config.cache_features
+    if pairs_first:  # the encoder learns from sentence pairs, then the head as for "freeze"
+        digest = checkpoints.texts_digest(train_texts, labels)
+        contrastive.train_on_pairs(
+            model, encoded, labels, config, checkpoint_dir, digest, verbose, resume
+        )
+        config = dataclasses.replace(config, **CONTRASTIVE_HEAD)
+    cached = pairs_first or (model.strategy == "freeze" and config.cache_features)
     if cached:
         trained = model.head
         features = compute_features(model, encoded)
