@@ -28,6 +28,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     import json
     import bertkit
     from bertkit import export, presets; from bertkit.train import distribute, finetune
+    from bertkit import export, presets; from bertkit.export import saved_classifier; from bertkit.train import distribute, finetune
     distribute.split_cpu(2)
     import numpy as np
     import tensorflow as tf
@@ -57,7 +58,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     probe = TEXTS[:8]
     export_dir = __import__("tempfile").mkdtemp() + "/model"
     export.save_model(full, export_dir, ["neg", "pos"])
-    reloaded = export.load_model(export_dir)
+    reloaded = saved_classifier.load_model(export_dir)
     try:
         distribute.split_cpu(3)
         split_error = ""

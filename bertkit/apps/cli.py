@@ -103,6 +103,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         devices=args.devices,
         pair_iterations=args.iterations,
         pairs_per_example=args.pairs_per_example,
+        truncation=args.truncation,
+        head_tokens=args.head_tokens,
+        chunks=args.chunks,
+        chunk_overlap=args.chunk_overlap,
         verbose=1
         if sys.stdout.isatty()
         else 2,  # progress bars for people, one line per epoch for logs
@@ -199,6 +203,30 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_long_text_arguments(p: argparse.ArgumentParser) -> None:
+    """`train`'s options for texts longer than --seq-length (`bertkit.text.long_texts`)."""
+    p.add_argument(
+        "--truncation",
+        default="head",
+        choices=["head", "tail", "head_tail"],
+        help="wordpieces kept from a long text: the first, the last, or the first "
+        "--head-tokens and the last (saved with the model: predict and export follow it)",
+    )
+    p.add_argument(
+        "--head-tokens", type=int, default=None, help="head_tail: from the head (default: 1/4)"
+    )
+    p.add_argument(
+        "--chunks",
+        type=int,
+        default=1,
+        help="split a long text into up to N windows of --seq-length; predictions average "
+        "their features (1: no chunking)",
+    )
+    p.add_argument(
+        "--chunk-overlap", type=int, default=0, help="wordpieces neighbouring windows share"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Returns the argument parser of the `bertkit` command."""
     from bertkit.export import litert
@@ -276,6 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=float, default=None, help="default depends on strategy")
     p.add_argument("--seq-length", type=int, default=128)
     p.add_argument("--pooling", default="mean", choices=["mean", "pooled"])
+    _add_long_text_arguments(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--on-bad-text",

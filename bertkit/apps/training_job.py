@@ -18,10 +18,10 @@ import numpy as np
 
 from bertkit import evaluate, export
 from bertkit._atomic import check_output
-from bertkit.export import litert_serve
+from bertkit.export import litert_serve, saved_classifier
 from bertkit.model import classifier
 from bertkit.presets import DEFAULT_PRESET
-from bertkit.text import data, inputs, splits
+from bertkit.text import data, inputs, long_texts, splits
 from bertkit.text.labels import LabelEncoder
 from bertkit.train import checkpoints, contrastive, finetune
 from bertkit.train import distribute as bk_distribute
@@ -56,6 +56,10 @@ def train_from_files(
     devices: int | None = None,
     pair_iterations: int | None = None,
     pairs_per_example: int | None = None,
+    truncation: str = "head",
+    head_tokens: int | None = None,
+    chunks: int = 1,
+    chunk_overlap: int = 0,
 ) -> dict:
     """Loads data, fine-tunes, saves the model directory; returns a JSON-able summary.
 
@@ -83,11 +87,19 @@ def train_from_files(
     resume: it refuses the checkpoints of an interrupted run unless `restart=True`.
     The summary's `weights_sha256` identifies the trained weights: the workers of
     one multi-worker run print the same one, as do `deterministic` reruns.
+
+    `truncation`, `head_tokens`, `chunks` and `chunk_overlap` say what a text longer
+    than `seq_length` becomes (`bertkit.text.long_texts`); they are saved with the model,
+    so `evaluate_files`, `predict_lines` and the LiteRT export follow them.
     """
     # Preflight, cheapest first; the model is built (and its position table checked) after
     # the data, and nothing trains before all of it passed.
     classifier.validate_strategy(strategy, None, unfreeze_top)
-    classifier.validate_seq_length(seq_length)
+    long = dict(
+        truncation=truncation, head_tokens=head_tokens, chunks=chunks, chunk_overlap=chunk_overlap
+    )
+    long_texts.validate_seq_length(seq_length)
+    long_texts.validate(seq_length, **long)
     pair_settings = dict(pair_iterations=pair_iterations, pairs_per_example=pairs_per_example)
     contrastive.check_strategy_settings(strategy, pair_settings)
     config = finetune.TrainConfig.for_strategy(
@@ -138,6 +150,7 @@ def train_from_files(
             pooling=pooling,
             seq_length=seq_length,
             precision=precision,
+            **long,
         )
     # Outside the scope: Keras's fit runs the model's strategy by itself, and the frozen
     # encoder's cached features are computed in plain (cross-replica) graphs.
@@ -161,6 +174,7 @@ def train_from_files(
         "unfreeze_top": model.unfreeze_top,
         "pooling": pooling,
         "seq_length": seq_length,
+        **long,
         "precision": model.precision,
         "classes": encoder.classes,
         "n_train": len(y_train),
@@ -183,7 +197,7 @@ def train_from_files(
     if result.num_truncated and verbose:
         print(
             f"Note: {result.num_truncated} of {len(y_train)} training texts were longer than "
-            f"{seq_length} tokens and were truncated (raise --seq-length to keep more).",
+            f"{seq_length} tokens and were truncated (raise --seq-length or --chunks to keep more).",
             flush=True,
         )
     if not chief:  # saves like the chief (it may take collective ops), then deletes it
@@ -313,7 +327,7 @@ def predict_lines(
                 ensure_ascii=False,
             )
 
-    window = batch_size * export.SORT_WINDOW_BATCHES  # read ahead: batches by length
+    window = batch_size * saved_classifier.SORT_WINDOW_BATCHES  # read ahead: batches by length
     for line in lines:
         batch.append(line.removesuffix("\n").removesuffix("\r"))  # LF and CRLF line ends
         if len(batch) == window:

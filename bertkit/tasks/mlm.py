@@ -46,6 +46,7 @@ from bertkit.presets import converter
 from bertkit.tasks.masking import MASKED_LM_POSITIONS, mlm_dataset
 from bertkit.tasks.mlm_model import MLMHead, MLMModel
 from bertkit.text import inputs
+from bertkit.text.text_pairs import check_texts
 from bertkit.train import finetune, preflight, training_loop
 
 HEAD_LEARNING_RATE = 1e-3
@@ -96,7 +97,7 @@ def train_mlm(
     Returns:
         dict: `loss` and `masked_accuracy`, one value per epoch.
     """
-    texts = inputs.check_texts(texts)  # one string is not a corpus of characters
+    texts = check_texts(texts)  # one string is not a corpus of characters
     if not texts:
         raise ValueError("train_mlm needs texts. Received: an empty list. Pass domain texts.")
     if learning_rate is None:

@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from bertkit.text import inputs
+from bertkit.text import inputs, long_texts
 from bertkit.train import accumulation, checkpoints, contrastive, preflight, training_loop
 
 # The optimizer, the seed and the run's result belong to the training loop; named here
@@ -206,9 +206,17 @@ def loss():
 
 
 def compute_features(
-    model, encoded: inputs.EncodedTexts, batch_size: int = inputs.PREDICT_BATCH_SIZE
+    model,
+    encoded: inputs.EncodedTexts,
+    batch_size: int = inputs.PREDICT_BATCH_SIZE,
+    by_text: bool = True,
 ) -> np.ndarray:
-    """Pooled encoder features of every example, in inference mode (the freeze fast path)."""
+    """Pooled encoder features of every example, in inference mode (the freeze fast path).
+
+    With `by_text` (the default) one row per text: the mean over its chunks for a
+    model with `chunks > 1`, as prediction computes it (`bertkit.text.long_texts`);
+    otherwise one row per chunk (what training on chunks uses).
+    """
     ds = inputs.make_dataset(encoded, batch_size=batch_size)
     feature_fn = inputs._cached_function(
         model,
@@ -216,11 +224,19 @@ def compute_features(
         lambda x: model.feature_model(x, training=False),
         inputs.TOKENS_SIGNATURE,
     )
-    return (
+    features = (
         np.concatenate([feature_fn(batch).numpy() for batch in ds])
         if len(encoded)
         else np.zeros((0, model.feature_model.output_shape[-1]), np.float32)
     )
+    return _by_text(features, encoded) if by_text else features
+
+
+def _by_text(rows: np.ndarray, encoded: inputs.EncodedTexts) -> np.ndarray:
+    """Per-row values averaged over each text's chunks (unchanged when every text is one row)."""
+    if encoded.num_texts == len(encoded):
+        return rows
+    return long_texts.mean_by_text(rows, encoded.text_index, encoded.num_texts).numpy()
 
 
 def fit(
@@ -251,7 +267,7 @@ def fit(
     Args:
         model: tf_keras.Model. From `bertkit.build_classifier`.
         train_texts: list of str; for a pair model (`text_pairs=True`) a list of
-            `(text_a, text_b)` tuples or a `bertkit.text.inputs.TextPairs`.
+            `(text_a, text_b)` tuples or a `bertkit.text.text_pairs.TextPairs`.
         train_labels: array-like of int. Class ids in `[0, num_classes)`.
         validation: optional `(texts, label_ids)` (texts as in `train_texts`). For
             early stopping and curves.
@@ -288,6 +304,7 @@ def fit(
         )
     num_classes = int(model.output_shape[-1])
     encoded = inputs.encode_for_model(model, train_texts)
+    row_labels = encoded.by_row(labels)  # each chunk of a long text is an example with its label
     class_weight = balanced_class_weights(labels, num_classes) if config.class_weight else None
     val_data = None
     if validation is not None:
@@ -302,25 +319,25 @@ def fit(
     cached = pairs_first or (model.strategy == "freeze" and config.cache_features)
     if cached:
         trained = model.head
-        features = compute_features(model, encoded)
+        features = compute_features(model, encoded, by_text=False)
         if validation is not None:
             val_data = feature_dataset(compute_features(model, val_encoded), val_labels, 64, None)
     else:
         trained = model.token_model
         if validation is not None:
             val_data = inputs.make_dataset(
-                val_encoded, val_labels, batch_size=inputs.PREDICT_BATCH_SIZE
+                val_encoded, val_encoded.by_row(val_labels), batch_size=inputs.PREDICT_BATCH_SIZE
             )
 
     def train_data(initial_epoch: int) -> tf.data.Dataset:
         if cached:
             seed = config.seed if config.shuffle else None
             return feature_dataset(
-                features, labels, config.batch_size, seed, initial_epoch, config.epochs
+                features, row_labels, config.batch_size, seed, initial_epoch, config.epochs
             )
         return inputs.make_dataset(
             encoded,
-            labels,
+            row_labels,
             config.batch_size,
             shuffle=config.shuffle,
             seed=config.seed,
@@ -340,13 +357,14 @@ def fit(
             # micro_batch_size only changes memory, so a run may resume under another.
             config={k: v for k, v in dataclasses.asdict(config).items() if k != "micro_batch_size"},
             model=[model.preset, model.strategy, model.unfreeze_top, model.pooling],
+            long_texts=[getattr(model, option) for option in long_texts.OPTIONS],
             seq_length=model.seq_length,
             trained=[(v.name, v.shape.as_list()) for v in trained.trainable_variables],
         )
     result = training_loop.run(
         trained,
         train_data,
-        len(labels),
+        len(row_labels),
         config,
         loss(),
         metrics=["accuracy"],
@@ -397,4 +415,7 @@ def predict_logits(model, texts, batch_size: int = inputs.PREDICT_BATCH_SIZE) ->
         inputs.TOKENS_SIGNATURE,
     )
     out = [fn(batch).numpy() for batch in ds]
-    return np.concatenate(out) if out else np.zeros((0, int(model.output_shape[-1])), np.float32)
+    if not out:
+        return np.zeros((0, int(model.output_shape[-1])), np.float32)
+    # Chunks: the mean of their logits is the head on their mean features (a linear head).
+    return _by_text(np.concatenate(out), encoded)
