@@ -27,7 +27,7 @@ import numpy as np
 
 import bertkit
 from bertkit import evaluate
-from bertkit.text import data, datasets, inputs
+from bertkit.text import data, datasets, inputs, splits
 from bertkit.train import finetune
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +47,7 @@ def configurations(chunks: int) -> dict[str, dict]:
 
 def run(options: dict, seed: int, labelled, test) -> dict:
     """Test metrics of the freeze strategy with `options`, on the seed's train/validation split."""
-    train, val = data.stratified_split(labelled, 0.1, seed=seed)
+    train, val = splits.stratified_split(labelled, 0.1, seed=seed)
     labels = bertkit.LabelEncoder.fit(train.labels)
     bertkit.set_seed(seed)
     model = bertkit.build_classifier(

@@ -59,7 +59,7 @@ from bertkit import names
 from bertkit._atomic import Layout, atomic_dir
 from bertkit.model import classifier
 from bertkit.text import long_texts
-from bertkit.text.data import LABELS_FILE, LabelEncoder
+from bertkit.text.labels import LABELS_FILE, LabelEncoder
 
 INFO_FILE = "bertkit_model.json"
 SIGNATURE = "serving_default"

@@ -29,8 +29,8 @@ import tensorflow as tf
 from bertkit import _env
 from bertkit.export import INFO_FILE, SIGNATURE
 from bertkit.presets import trust
-from bertkit.text.data import LABELS_FILE, read_class_names
 from bertkit.text.inputs import PREDICT_BATCH_SIZE
+from bertkit.text.labels import LABELS_FILE, read_class_names
 from bertkit.text.text_pairs import as_pairs, is_pairs
 
 # predict_proba reads this many batches ahead and batches them by length (less padding).
