@@ -45,7 +45,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
             model.set_weights(initial_weights)
         model.initial_weights = model.get_weights()
         # Full batches only (32 = 4 x 8, no length buckets): every replica gets 4 examples.
-        config = finetune.TrainConfig(epochs=3, batch_size=8, learning_rate=0.05,
+        config = bertkit.TrainConfig(epochs=3, batch_size=8, learning_rate=0.05,
                                       cache_features=cache, early_stopping_patience=None,
                                       class_weight=None, bucket=False)
         result = finetune.fit(model, TEXTS, LABELS, config=config, verbose=0)
@@ -235,7 +235,7 @@ WORKER_SCRIPT = textwrap.dedent(
     with strategy.scope():
         model = bertkit.build_classifier(presets.TINY_PRESET, 2, "full")
     texts = ["good drug works", "bad awful pain", "great relief", "terrible rash"] * 4
-    config = finetune.TrainConfig(epochs=2, batch_size=8, learning_rate=1e-3,
+    config = bertkit.TrainConfig(epochs=2, batch_size=8, learning_rate=1e-3,
                                   early_stopping_patience=None, class_weight=None)
     result = finetune.fit(model, texts, [1, 0, 1, 0] * 4, config=config, verbose=0)
     weights = np.concatenate([v.numpy().ravel() for v in model.token_model.trainable_variables])

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from crafted_model import file_writing_model
 
+import bertkit
 from bertkit import export, presets
 from bertkit.export import litert_serve, saved_classifier
 from bertkit.model import classifier
@@ -22,7 +23,7 @@ TEXTS = ["the job is good", "i love you", "the exam was hard", "", "x" * 3000, "
 @pytest.fixture(scope="module")
 def trained(tiny_dir):
     model = classifier.build_classifier(presets.TINY_PRESET, 3, "partial", unfreeze_top=1)
-    config = finetune.TrainConfig(epochs=1, batch_size=4, early_stopping_patience=None)
+    config = bertkit.TrainConfig(epochs=1, batch_size=4, early_stopping_patience=None)
     finetune.fit(model, TEXTS[:3] * 4, [0, 1, 2] * 4, config=config, verbose=0)
     return model
 

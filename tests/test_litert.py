@@ -21,6 +21,7 @@ import os
 import numpy as np
 import pytest
 
+import bertkit
 from bertkit import export, presets
 from bertkit.apps import cli, training_job
 from bertkit.export import litert, litert_pack, litert_serve, saved_classifier
@@ -37,7 +38,7 @@ def saved_dir(tiny_dir, tmp_path_factory):
     model = classifier.build_classifier(
         presets.TINY_PRESET, 3, "partial", unfreeze_top=1, seq_length=64, precision="float32"
     )
-    config = finetune.TrainConfig(epochs=1, batch_size=4, early_stopping_patience=None)
+    config = bertkit.TrainConfig(epochs=1, batch_size=4, early_stopping_patience=None)
     finetune.fit(model, TEXTS[:3] * 4, [0, 1, 2] * 4, config=config, verbose=0)
     return export.save_model(model, tmp_path_factory.mktemp("litert") / "model", LABELS)
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
+import bertkit
 from bertkit import export, presets
 from bertkit.apps import cli
 from bertkit.export import litert, litert_serve, saved_classifier
@@ -126,7 +127,7 @@ def test_training_uses_every_chunk_as_an_example(strategy, pieces):
         presets.TINY_PRESET, 2, strategy, unfreeze_top=1, seq_length=SEQ, chunks=4
     )
     labels = [0, 1, 0, 1, 0]
-    config = finetune.TrainConfig(epochs=2, batch_size=4, early_stopping_patience=1)
+    config = bertkit.TrainConfig(epochs=2, batch_size=4, early_stopping_patience=1)
     result = finetune.fit(
         model, TEXTS, labels, validation=(TEXTS, labels), config=config, verbose=0
     )

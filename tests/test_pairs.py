@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import bertkit
 from bertkit import export, presets
 from bertkit.export import saved_classifier
 from bertkit.model import classifier
@@ -98,7 +99,7 @@ def test_pair_model_trains_and_predicts(pair_model):
     # Separable by the second segment's word, whatever the first says.
     train = [(a, b) for a in ("the job", "i love you", "hard") for b in ("good", "bad")] * 3
     labels = [int(b == "good") for _, b in train]
-    config = finetune.TrainConfig(
+    config = bertkit.TrainConfig(
         epochs=15,
         batch_size=6,
         learning_rate=3e-3,

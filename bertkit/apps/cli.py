@@ -262,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="download again")
     p.set_defaults(func=_cmd_fetch_data)
 
-    from bertkit.train.finetune import TrainConfig
+    from bertkit.train.config import TrainConfig
 
     defaults = TrainConfig()
     p = sub.add_parser("train", help="fine-tune a classifier and save it")

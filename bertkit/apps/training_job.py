@@ -25,6 +25,7 @@ from bertkit.text import data, inputs, long_texts, splits
 from bertkit.text.labels import LabelEncoder
 from bertkit.train import checkpoints, contrastive, finetune
 from bertkit.train import distribute as bk_distribute
+from bertkit.train.config import TrainConfig
 
 VALIDATION_FRACTION = 0.1
 
@@ -102,7 +103,7 @@ def train_from_files(
     long_texts.validate(seq_length, **long)
     pair_settings = dict(pair_iterations=pair_iterations, pairs_per_example=pairs_per_example)
     contrastive.check_strategy_settings(strategy, pair_settings)
-    config = finetune.TrainConfig.for_strategy(
+    config = TrainConfig.for_strategy(
         strategy,
         epochs=epochs,
         batch_size=batch_size,

@@ -48,6 +48,7 @@ from bertkit.tasks.mlm_model import MLMHead, MLMModel
 from bertkit.text import inputs
 from bertkit.text.text_pairs import check_texts
 from bertkit.train import finetune, preflight, training_loop
+from bertkit.train.config import TrainConfig
 
 HEAD_LEARNING_RATE = 1e-3
 ENCODER_LEARNING_RATE = 5e-5
@@ -89,7 +90,7 @@ def train_mlm(
         learning_rate: optional float. Peak rate; defaults to 1e-3 for the head
             alone and 5e-5 when the encoder trains too.
         batch_size: int. Texts per step.
-        warmup_fraction, weight_decay: float. As `bertkit.train.finetune.TrainConfig`.
+        warmup_fraction, weight_decay: float. As `bertkit.TrainConfig`.
         mask_rounds: int. Masked copies of the texts for head-only training.
         seed: int. Seeds shuffling, masks and dropout.
         verbose: int. Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
@@ -107,7 +108,7 @@ def train_mlm(
         "learning_rate",
         f"Try {ENCODER_LEARNING_RATE} with the encoder, {HEAD_LEARNING_RATE} for the head alone.",
     )
-    config = finetune.TrainConfig(
+    config = TrainConfig(
         epochs=epochs,
         batch_size=batch_size if train_encoder else batch_size * 16,
         learning_rate=learning_rate,

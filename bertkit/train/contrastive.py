@@ -137,7 +137,7 @@ def check_config(config, distribute: str = "none") -> None:
     vary too much for XLA.
 
     Args:
-        config: finetune.TrainConfig. The run's settings.
+        config: bertkit.TrainConfig. The run's settings.
         distribute: str. The `tf.distribute` strategy it runs under (`"none"`: one device).
 
     Examples:
@@ -268,7 +268,7 @@ def pair_batches(encoded, labels, config, first_round: int, last_round: int) -> 
     Args:
         encoded: inputs.EncodedTexts. The training texts, tokenized once.
         labels: array-like of int. Their class ids.
-        config: finetune.TrainConfig. Seed, batch size, bucketing and the pair settings.
+        config: bertkit.TrainConfig. Seed, batch size, bucketing and the pair settings.
         first_round: int. First round (after a resume, the first one not trained).
         last_round: int. One past the last round.
     """
@@ -316,7 +316,7 @@ def train_on_pairs(
         model: classifier.TextClassifier. Built with `strategy="contrastive"`.
         encoded: inputs.EncodedTexts. The training texts, tokenized once.
         labels: array-like of int. Their class ids (`check_pair_labels` is applied).
-        config: finetune.TrainConfig. `epochs` passes over `pair_iterations` rounds
+        config: bertkit.TrainConfig. `epochs` passes over `pair_iterations` rounds
             of `pairs_per_example` pairs per example, at `learning_rate`.
         checkpoint_dir: optional path. `fit`'s checkpoint directory: resumable
             checkpoints after every round go into its `pairs/` folder.
