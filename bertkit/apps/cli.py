@@ -75,41 +75,16 @@ def _cmd_fetch_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    import inspect
+
     from bertkit.apps import training_job
 
+    # `train`'s options are named after `train_from_files`' parameters: pass them on by name.
+    params = inspect.signature(training_job.train_from_files).parameters
     summary = training_job.train_from_files(
-        train=args.train,
-        validation=args.validation,
-        text_column=args.text_column,
-        label_column=args.label_column,
-        output=args.output,
-        preset=args.preset,
-        strategy=args.strategy,
-        unfreeze_top=args.unfreeze_top,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        seq_length=args.seq_length,
-        pooling=args.pooling,
-        seed=args.seed,
-        overwrite=args.overwrite,
-        on_bad_text=args.on_bad_text,
-        precision=args.precision,
-        deterministic=args.deterministic,
-        restart=args.restart,
-        micro_batch_size=args.micro_batch_size,
-        sep=args.sep,
-        distribute=args.distribute,
-        devices=args.devices,
-        pair_iterations=args.iterations,
-        pairs_per_example=args.pairs_per_example,
-        truncation=args.truncation,
-        head_tokens=args.head_tokens,
-        chunks=args.chunks,
-        chunk_overlap=args.chunk_overlap,
-        verbose=1
-        if sys.stdout.isatty()
-        else 2,  # progress bars for people, one line per epoch for logs
+        **{k: v for k, v in vars(args).items() if k in params and k != "verbose"},
+        # progress bars for people, one line per epoch for logs
+        verbose=1 if sys.stdout.isatty() else 2,
     )
     print(json.dumps(summary))
     return 0
@@ -282,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--iterations",
+        dest="pair_iterations",
         type=int,
         default=None,
         help="--strategy contrastive: rounds of sentence pairs (default 20, as SetFit)",
