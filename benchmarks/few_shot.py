@@ -38,7 +38,7 @@ from sklearn.model_selection import train_test_split
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "few_shot.csv"
 COLUMNS = ["dataset", "method", "size", "seed", "macro_f1", "accuracy", "n_train", "n_test"]
-COLUMNS += ["train_seconds"]
+COLUMNS += ["train_seconds", "precision"]
 
 
 def load_dataset(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -84,32 +84,54 @@ def parse_method(spec: str) -> tuple[str, dict]:
     return strategy, overrides
 
 
+BASELINES = ("majority", "tfidf")
+
+
 def run_one(dataset, spec, size, seed, pool, test, preset) -> dict:
-    """Trains one method on one sample and scores it on the test split."""
+    """Trains one method on one sample and scores it on the test split.
+
+    `majority` and `tfidf` (TF-IDF + logistic regression, C by cross-validation on
+    the sample, balanced class weights) are `bertkit.evaluate.baselines`; every
+    other method is a bertkit strategy.
+    """
     import bertkit
+    from bertkit.evaluate import baselines
     from bertkit.train import finetune
 
-    strategy, overrides = parse_method(spec)
     train = sample(pool, size, seed)
     labels = bertkit.LabelEncoder.fit(pool["label"])
-    bertkit.set_seed(seed)
-    model = bertkit.build_classifier(preset, labels.num_classes, strategy)
-    config = bertkit.TrainConfig.for_strategy(strategy, seed=seed, **overrides)
+    train_y, truth = labels.encode(train["label"]), labels.encode(test["label"])
     start = time.perf_counter()
-    bertkit.fit(model, list(train["text"]), labels.encode(train["label"]), config=config, verbose=0)
-    seconds = time.perf_counter() - start
-    predicted = finetune.predict_logits(model, list(test["text"])).argmax(axis=1)
-    truth = labels.encode(test["label"])
+    precision = "-"
+    if spec in BASELINES:
+        names = list(labels.classes)
+        if spec == "majority":
+            scores = baselines.majority_baseline(train_y, truth, names)
+        else:
+            texts = list(train["text"]), train_y, list(test["text"]), truth
+            scores = baselines.tfidf_baseline(*texts, names, class_weight="balanced", seed=seed)
+        macro_f1, accuracy = scores["macro_f1"], scores["accuracy"]
+    else:
+        strategy, overrides = parse_method(spec)
+        bertkit.set_seed(seed)
+        model = bertkit.build_classifier(preset, labels.num_classes, strategy)
+        precision = model.precision
+        config = bertkit.TrainConfig.for_strategy(strategy, seed=seed, **overrides)
+        bertkit.fit(model, list(train["text"]), train_y, config=config, verbose=0)
+        predicted = finetune.predict_logits(model, list(test["text"])).argmax(axis=1)
+        macro_f1 = f1_score(truth, predicted, average="macro")
+        accuracy = accuracy_score(truth, predicted)
     return {
         "dataset": dataset,
         "method": spec,
         "size": size,
         "seed": seed,
-        "macro_f1": round(f1_score(truth, predicted, average="macro"), 4),
-        "accuracy": round(accuracy_score(truth, predicted), 4),
+        "macro_f1": round(macro_f1, 4),
+        "accuracy": round(accuracy, 4),
         "n_train": len(train),
         "n_test": len(test),
-        "train_seconds": round(seconds, 1),
+        "train_seconds": round(time.perf_counter() - start, 1),
+        "precision": precision,
     }
 
 
@@ -136,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", nargs="+", default=["8", "16"], help="per class, or all")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--datasets", nargs="+", default=["topics", "headlines", "drug_reviews"])
-    parser.add_argument("--methods", nargs="+", default=["contrastive", "freeze", "full"])
+    parser.add_argument("--methods", nargs="+", default=["majority", "tfidf", "contrastive", "freeze", "full"])
     parser.add_argument("--preset", default="minilm_l6_h384_en_uncased")
     parser.add_argument("--results", type=Path, default=RESULTS, help="CSV to append rows to")
     args = parser.parse_args(argv)
