@@ -31,7 +31,7 @@ from bertkit.export import INFO_FILE, SIGNATURE
 from bertkit.presets import trust
 from bertkit.text.inputs import PREDICT_BATCH_SIZE
 from bertkit.text.labels import LABELS_FILE, read_class_names
-from bertkit.text.text_pairs import as_pairs, is_pairs
+from bertkit.text.text_pairs import as_pairs, check_texts, is_pairs
 
 # predict_proba reads this many batches ahead and batches them by length (less padding).
 SORT_WINDOW_BATCHES = 16
@@ -59,24 +59,10 @@ def _check_batch_size(batch_size) -> None:
 def _batches(texts, batch_size: int):
     """Yields `(offset, batch)` lists of at most `batch_size` texts, reading `texts` lazily."""
     if isinstance(texts, str | bytes):
-        raise TypeError(
-            f"texts must be a list of strings, not one string. Received: {texts[:50]!r}. "
-            f"Pass a list: [{texts[:50]!r}]."
-        )
+        check_texts(texts)  # raises: one string, not a list
     iterator, offset = iter(texts), 0
     while batch := list(itertools.islice(iterator, batch_size)):
-        bad = [offset + i for i, text in enumerate(batch) if not isinstance(text, str | bytes)]
-        if bad:
-            first = batch[bad[0] - offset]
-            shown = ", ".join(map(str, bad[:10])) + (
-                f" and {len(bad) - 10} more" if len(bad) > 10 else ""
-            )
-            raise TypeError(
-                f"Every text must be a string. Received: {first!r} of type "
-                f"{type(first).__name__} at position{'s' if len(bad) > 1 else ''} {shown} "
-                "(counting from 0). Drop or fill in missing texts first, e.g. load them with "
-                'bertkit.text.data.load(..., on_bad_text="drop").'
-            )
+        check_texts(batch, offset)
         yield offset, batch
         offset += len(batch)
 

@@ -18,12 +18,19 @@ import dataclasses
 import numpy as np
 
 
-def check_texts(texts) -> list:
+def check_texts(texts, offset: int = 0) -> list:
     """`texts` as a list, or TypeError naming the positions of entries that are not strings.
+
+    `offset` is the position of the first text in the caller's whole input, for
+    callers that check it batch by batch.
 
     Examples:
     >>> check_texts(("a", "b"))
     ['a', 'b']
+    >>> check_texts(["a", None], offset=32)
+    Traceback (most recent call last):
+    ...
+    TypeError: Every text must be a string. Received: None of type NoneType at position 33 (counting from 0). Drop or fill in missing texts first, e.g. load them with bertkit.text.data.load(..., on_bad_text="drop").
     """
     if isinstance(texts, str | bytes):
         raise TypeError(
@@ -34,7 +41,7 @@ def check_texts(texts) -> list:
     bad = [i for i, text in enumerate(texts) if not isinstance(text, str | bytes)]
     if bad:
         first = texts[bad[0]]
-        shown = ", ".join(map(str, bad[:10])) + (
+        shown = ", ".join(str(offset + i) for i in bad[:10]) + (
             f" and {len(bad) - 10} more" if len(bad) > 10 else ""
         )
         raise TypeError(
