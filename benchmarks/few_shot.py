@@ -153,14 +153,45 @@ def table(results: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def plot(results: pd.DataFrame, path: Path) -> None:
+    """Mean macro-F1 against examples per class, one panel per dataset, bars: std over seeds."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    datasets = list(dict.fromkeys(results["dataset"]))
+    fig, axes = plt.subplots(1, len(datasets), figsize=(4.5 * len(datasets), 3.6), squeeze=False)
+    for ax, dataset in zip(axes[0], datasets, strict=True):
+        rows = results[results["dataset"] == dataset]
+        sizes = sorted(set(rows["size"]), key=lambda s: (s == "all", int(s) if s != "all" else 0))
+        for method, group in rows.groupby("method", sort=False):
+            stats = group.groupby("size")["macro_f1"].agg(["mean", "std"]).reindex(sizes)
+            x = [sizes.index(s) for s in stats.dropna(subset=["mean"]).index]
+            stats = stats.dropna(subset=["mean"])
+            ax.errorbar(
+                x, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3, label=method
+            )
+        ax.set_xticks(range(len(sizes)), sizes)
+        ax.set(title=dataset, xlabel="training examples per class", ylabel="macro-F1 (test)")
+        ax.grid(alpha=0.3)
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", nargs="+", default=["8", "16"], help="per class, or all")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--datasets", nargs="+", default=["topics", "headlines", "drug_reviews"])
-    parser.add_argument("--methods", nargs="+", default=["majority", "tfidf", "contrastive", "freeze", "full"])
+    parser.add_argument(
+        "--methods", nargs="+", default=["majority", "tfidf", "contrastive", "freeze", "full"]
+    )
     parser.add_argument("--preset", default="minilm_l6_h384_en_uncased")
     parser.add_argument("--results", type=Path, default=RESULTS, help="CSV to append rows to")
+    parser.add_argument("--plot", type=Path, default=None, help="write the plot to this PNG")
     args = parser.parse_args(argv)
 
     import bertkit  # noqa: F401  (sets up TensorFlow)
@@ -189,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     command = "nice -n 15 .venv/bin/python benchmarks/few_shot.py " + shlex.join(given)
     print(f"\n{command}\n\nmacro-F1 on the test split, mean ± std (runs):\n")
     print(table(results[chosen]))
+    if args.plot:
+        plot(results[chosen], args.plot)
+        print(f"\nPlot: {args.plot}")
     return 0
 
 
