@@ -137,9 +137,8 @@ def test_training_uses_every_chunk_as_an_example(strategy, pieces):
     assert np.isfinite(result.history.history["val_loss"]).all()
 
 
+# The default mode's export is tests/test_export.py's; "tail" is the layer's (above).
 MODES = [
-    dict(),
-    dict(truncation="tail"),
     dict(truncation="head_tail", head_tokens=3),
     dict(chunks=3, chunk_overlap=2, truncation="head_tail"),
 ]
