@@ -248,9 +248,9 @@ def long_texts_training(ws):
 
 
 def long_texts_prediction(ws):
-    from bertkit import export
+    from bertkit.export import saved_classifier
 
-    model = export.load_model(ws.model_dir)
+    model = saved_classifier.load_model(ws.model_dir)
     return api(lambda: model.predict_proba([LONG_TEXT, "short"]).shape)
 
 
@@ -322,11 +322,11 @@ def truncated_model_variables(ws):
 
 
 def corrupt_labels_file(ws):
-    from bertkit import export
+    from bertkit.export import saved_classifier
 
     model = ws.copy_model("corrupt_labels")
     (model / "labels.json").write_text('["education", "job",')
-    return api(lambda: export.load_model(model))
+    return api(lambda: saved_classifier.load_model(model))
 
 
 def _project_dir(ws, name: str) -> Path:
@@ -372,11 +372,11 @@ def file_writing_model(ws):
 def _edited_labels(ws, labels):
     import json
 
-    from bertkit import export
+    from bertkit.export import saved_classifier
 
     model = ws.copy_model(f"labels_{len(labels)}_{labels[0]}")
     (model / "labels.json").write_text(json.dumps(labels))
-    return api(lambda: export.load_model(model))
+    return api(lambda: saved_classifier.load_model(model))
 
 
 def reordered_labels_file(ws):
@@ -413,6 +413,30 @@ def unfreeze_top_too_large(ws):
     return _train(ws, ws.good_csv, "--strategy", "partial", "--unfreeze-top", "5")
 
 
+def contrastive_single_example_class(ws):
+    path = ws.file("lonely.csv", GOOD_CSV + "I love chess,hobby\n")
+    return _train(ws, path, "--strategy", "contrastive", "--validation", ws.good_csv)
+
+
+def contrastive_one_class_api(ws):
+    import bertkit
+
+    model = bertkit.build_classifier(TINY, 2, "contrastive")
+    return api(lambda: bertkit.fit(model, ["good", "great", "fine"], [1, 1, 1]))
+
+
+def contrastive_odd_pairs(ws):
+    return _train(ws, ws.good_csv, "--strategy", "contrastive", "--pairs-per-example", "3")
+
+
+def contrastive_micro_batches(ws):
+    return _train(ws, ws.good_csv, "--strategy", "contrastive", "--micro-batch-size", "4")
+
+
+def pair_settings_other_strategy(ws):
+    return _train(ws, ws.good_csv, "--strategy", "full", "--iterations", "5")
+
+
 def batch_size_training(ws):
     return _train(ws, ws.good_csv, "--batch-size", "0")
 
@@ -423,16 +447,16 @@ def batch_size_prediction(ws):
 
 
 def batch_size_predict_proba(ws):
-    from bertkit import export
+    from bertkit.export import saved_classifier
 
-    model = export.load_model(ws.model_dir)
+    model = saved_classifier.load_model(ws.model_dir)
     return api(lambda: model.predict_proba(["great drug"], batch_size=-1))
 
 
 def none_text_prediction(ws):
-    from bertkit import export
+    from bertkit.export import saved_classifier
 
-    model = export.load_model(ws.model_dir)
+    model = saved_classifier.load_model(ws.model_dir)
     return api(lambda: model.predict_proba(["great drug", None, "no effect"]))
 
 
@@ -445,9 +469,9 @@ def none_text_predict_logits(ws):
 
 
 def one_string_prediction(ws):
-    from bertkit import export
+    from bertkit.export import saved_classifier
 
-    model = export.load_model(ws.model_dir)
+    model = saved_classifier.load_model(ws.model_dir)
     return api(lambda: model.predict_proba("great drug"))
 
 
@@ -584,6 +608,30 @@ def seq_length_too_long(ws):
 
 def seq_length_too_short(ws):
     return _train(ws, ws.good_csv, "--seq-length", "2")
+
+
+def unknown_truncation(ws):
+    import bertkit
+
+    return api(lambda: bertkit.build_classifier(TINY, 2, truncation="middle"))
+
+
+def too_many_chunks(ws):
+    return _train(ws, ws.good_csv, "--chunks", "99")
+
+
+def chunk_overlap_too_large(ws):
+    return _train(ws, ws.good_csv, "--chunks", "2", "--chunk-overlap", "100")
+
+
+def head_tokens_without_head_tail(ws):
+    return _train(ws, ws.good_csv, "--head-tokens", "32")
+
+
+def chunks_for_pairs(ws):
+    import bertkit
+
+    return api(lambda: bertkit.build_classifier(TINY, 2, text_pairs=True, chunks=2))
 
 
 @contextlib.contextmanager
@@ -843,16 +891,16 @@ CASES = [
         long_texts_training,
         r"\[exit 0\]\nNote: .*longer than 128 tokens and were truncated",
         r"Note: \d+ of \d+ training texts",
-        r"raise --seq-length to keep more",
+        r"raise --seq-length or --chunks to keep more",
     ),
     Case(
         "long_texts_prediction",
         "Texts far longer than the sequence length (prediction)",
         "`load_model(dir).predict_proba([long_text, 'short'])`",
         long_texts_prediction,
-        r"UserWarning: .*longer than the model's sequence length and were cut to 128 tokens",
-        r"1 of 2 texts .* Received: seq_length=128",
-        r"train with a larger seq_length \(--seq-length",
+        r"UserWarning: .*longer than the model reads and were cut to 128 tokens",
+        r"1 of 2 texts .* Received: seq_length=128, chunks=1",
+        r"train with a larger seq_length or more chunks \(--seq-length, --chunks",
     ),
     Case(
         "invalid_utf8_csv",
@@ -938,7 +986,7 @@ CASES = [
     Case(
         "corrupt_labels_file",
         "Corrupt labels.json in a model directory",
-        "`export.load_model(dir)` with a cut-off `labels.json`",
+        "`saved_classifier.load_model(dir)` with a cut-off `labels.json`",
         corrupt_labels_file,
         r"ValueError: The model's labels\.json file is corrupt: not valid JSON",
         r"Received: '.*labels\.json' \(JSONDecodeError",
@@ -993,7 +1041,7 @@ CASES = [
     Case(
         "reordered_labels_file",
         "labels.json with the model's class names in another order",
-        "`export.load_model(dir)` after reordering `labels.json`",
+        "`saved_classifier.load_model(dir)` after reordering `labels.json`",
         reordered_labels_file,
         r"ValueError: The model's labels\.json does not match the class names saved inside",
         r"Received: \['love', 'job', 'education'\] in '.*labels\.json', \['education'",
@@ -1002,7 +1050,7 @@ CASES = [
     Case(
         "short_labels_file",
         "labels.json with fewer class names than the model has outputs",
-        "`export.load_model(dir)` with a class missing from `labels.json`",
+        "`saved_classifier.load_model(dir)` with a class missing from `labels.json`",
         short_labels_file,
         r"ValueError: The model's labels\.json does not match the class names saved inside",
         r"Received: \['education', 'job'\] in '.*labels\.json'",
@@ -1052,6 +1100,51 @@ CASES = [
         r"unfreeze_top is larger than the number of transformer layers",
         r"Received: unfreeze_top=5, the encoder has 2 layers",
         r"Pass unfreeze_top <= 2, or strategy='full'",
+    ),
+    Case(
+        "contrastive_single_example_class",
+        "Contrastive training with a class of one example (no same-class pair)",
+        "`bertkit train --strategy contrastive` with one `hobby` row",
+        contrastive_single_example_class,
+        r"\[exit 2\]\nerror: Contrastive training pairs every example with another of its class",
+        r"Received: 1 example of class 'hobby'",
+        r"Give every class at least 2 training examples",
+    ),
+    Case(
+        "contrastive_one_class",
+        "Contrastive training on examples of one class",
+        f"`bertkit.fit(build_classifier({TINY!r}, 2, 'contrastive'), texts, [1, 1, 1])`",
+        contrastive_one_class_api,
+        r"ValueError: Contrastive training needs examples of at least 2 classes",
+        r"Received: only class 1 in 3 training examples",
+        r"Add examples of the other classes",
+    ),
+    Case(
+        "contrastive_odd_pairs",
+        "Odd number of pairs per example",
+        "`bertkit train --strategy contrastive --pairs-per-example 3`",
+        contrastive_odd_pairs,
+        r"\[exit 2\]\nerror: pairs_per_example must be a positive even number",
+        r"Received: pairs_per_example=3",
+        r"Try 2, SetFit's default",
+    ),
+    Case(
+        "contrastive_micro_batches",
+        "Micro-batches with the contrastive strategy",
+        "`bertkit train --strategy contrastive --micro-batch-size 4`",
+        contrastive_micro_batches,
+        r"\[exit 2\]\nerror: strategy='contrastive' trains on whole batches",
+        r"Received: micro_batch_size=4",
+        r"Drop micro_batch_size",
+    ),
+    Case(
+        "pair_settings_other_strategy",
+        "Pair settings without the contrastive strategy",
+        "`bertkit train --strategy full --iterations 5`",
+        pair_settings_other_strategy,
+        r"\[exit 2\]\nerror: Pair settings only apply to strategy='contrastive'",
+        r"Received: strategy='full', pair_iterations=5",
+        r"Pass strategy='contrastive' \(--strategy contrastive\), or drop them",
     ),
     Case(
         "batch_size_training",
@@ -1323,6 +1416,51 @@ CASES = [
         r"\[exit 2\]\nerror: seq_length is too short",
         r"Received: seq_length=2",
         r"Pass seq_length >= 3",
+    ),
+    Case(
+        "unknown_truncation",
+        "Unknown truncation mode",
+        "`build_classifier(preset, 2, truncation='middle')`",
+        unknown_truncation,
+        r"ValueError: Unknown truncation\.",
+        r"Received: truncation='middle'",
+        r"Use one of \['head', 'tail', 'head_tail'\]",
+    ),
+    Case(
+        "too_many_chunks",
+        "More chunks per text than bertkit allows",
+        "`bertkit train --chunks 99`",
+        too_many_chunks,
+        r"\[exit 2\]\nerror: chunks must be an integer from 1 \(no chunking\) to 16",
+        r"Received: chunks=99",
+        r"Pass e\.g\. chunks=4 \(--chunks 4\)",
+    ),
+    Case(
+        "chunk_overlap_too_large",
+        "Chunks that overlap by more than half a window",
+        "`bertkit train --chunks 2 --chunk-overlap 100` (seq_length 128)",
+        chunk_overlap_too_large,
+        r"\[exit 2\]\nerror: chunk_overlap must be an integer from 0 to half a window",
+        r"Received: chunk_overlap=100",
+        r"Pass 0 \(no overlap\) up to 63",
+    ),
+    Case(
+        "head_tokens_without_head_tail",
+        "head_tokens with a truncation other than head_tail",
+        "`bertkit train --head-tokens 32`",
+        head_tokens_without_head_tail,
+        r"\[exit 2\]\nerror: head_tokens only applies to truncation='head_tail'",
+        r"Received: head_tokens=32, truncation='head'",
+        r"Pass truncation='head_tail' \(--truncation head_tail\) or drop head_tokens",
+    ),
+    Case(
+        "chunks_for_pairs",
+        "Chunks or truncation options for a sentence-pair model",
+        "`build_classifier(preset, 2, text_pairs=True, chunks=2)`",
+        chunks_for_pairs,
+        r"ValueError: truncation and chunks apply to single texts",
+        r"Received: text_pairs=True, truncation='head', chunks=2",
+        r"Drop truncation and chunks, or classify single texts",
     ),
     Case(
         "multi_worker_without_tf_config",

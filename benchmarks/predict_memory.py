@@ -126,8 +126,8 @@ def _lines(path: Path):
 
 def worker(path: str, model_dir: Path, input_file: Path, output_file: Path) -> dict:
     """Runs one prediction path in this process and returns its measurements."""
-    from bertkit import export
     from bertkit.apps import training_job
+    from bertkit.export import saved_classifier
 
     start_rss = _rss_mb()
     # Warm up (model load, tracing) so `rss_loaded_mb` is the steady state before the input.
@@ -135,7 +135,7 @@ def worker(path: str, model_dir: Path, input_file: Path, output_file: Path) -> d
     if path == "lines":
         list(training_job.predict_lines(model_dir, ["warm up"] * BATCH_SIZE))
     else:
-        model = export.load_model(model_dir)
+        model = saved_classifier.load_model(model_dir)
         model.predict_proba(["warm up"] * BATCH_SIZE)
     loaded_rss = _rss_mb()
     start = time.perf_counter()

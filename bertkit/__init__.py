@@ -61,7 +61,8 @@ from bertkit.presets.converter import convert  # noqa: E402
 from bertkit.presets.hub import OfflineError, load, load_encoder, load_preprocessor, resolve  # noqa: E402
 from bertkit.tasks.mlm import continue_pretraining  # noqa: E402
 from bertkit.text.labels import LabelEncoder  # noqa: E402
-from bertkit.train.finetune import TrainConfig, fit, set_seed  # noqa: E402
+from bertkit.train.config import TrainConfig  # noqa: E402
+from bertkit.train.finetune import fit, set_seed  # noqa: E402
 
 __version__ = "0.1.0"
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import bertkit
 from bertkit.model import classifier
 from bertkit.train import accumulation, finetune
 
@@ -39,7 +40,7 @@ def _trained_weights(preset_dir, micro_batch_size, strategy="full", **overrides)
     model = classifier.build_classifier(
         str(preset_dir), 3, strategy, dropout=0.0, seq_length=16, precision="float32"
     )
-    config = finetune.TrainConfig(
+    config = bertkit.TrainConfig(
         epochs=2,
         batch_size=8,  # 20 examples: batches of 8, 8 and 4
         learning_rate=1e-3,
@@ -132,7 +133,7 @@ def test_checkpoints_resume_under_another_micro_batch_size(no_dropout_dir, tmp_p
     def run(micro_batch_size, learning_rate=1e-3):
         finetune.set_seed(0)
         model = classifier.build_classifier(str(no_dropout_dir), 3, "full", seq_length=16)
-        config = finetune.TrainConfig(
+        config = bertkit.TrainConfig(
             epochs=1,
             batch_size=8,
             learning_rate=learning_rate,
@@ -151,13 +152,13 @@ def test_checkpoints_resume_under_another_micro_batch_size(no_dropout_dir, tmp_p
     ("micro_batch_size", "batch_size"), [(0, 8), (9, 8), (2.5, 8), (True, 8), ("4", 8)]
 )
 def test_bad_micro_batch_size_is_rejected(micro_batch_size, batch_size):
-    config = finetune.TrainConfig(batch_size=batch_size, micro_batch_size=micro_batch_size)
+    config = bertkit.TrainConfig(batch_size=batch_size, micro_batch_size=micro_batch_size)
     with pytest.raises(ValueError, match="micro_batch_size must be a positive integer"):
         config.validate()
 
 
 def test_micro_batches_with_xla_is_rejected():
-    config = finetune.TrainConfig(batch_size=8, micro_batch_size=4, jit_compile=True)
+    config = bertkit.TrainConfig(batch_size=8, micro_batch_size=4, jit_compile=True)
     with pytest.raises(ValueError, match="does not work with jit_compile"):
         config.validate()
 

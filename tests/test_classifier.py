@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
+import bertkit
 from bertkit import export, presets
 from bertkit.model import classifier
 from bertkit.presets.local_presets import tiny_vocabulary
@@ -79,7 +80,7 @@ def test_strategy_trains_exactly_its_variables(tiny_dir, strategy, pooling, unfr
     assert any("word_embeddings" in n for n in names) == (strategy == "full")
 
     before = _snapshot(model)
-    config = finetune.TrainConfig(
+    config = bertkit.TrainConfig(
         epochs=2,
         batch_size=16,
         learning_rate=1e-2,
@@ -127,7 +128,7 @@ def test_cached_features_train_the_same_head_as_the_frozen_encoder(tiny_dir):
             model,
             TEXTS,
             LABELS,
-            config=finetune.TrainConfig(cache_features=cache, **config),
+            config=bertkit.TrainConfig(cache_features=cache, **config),
             verbose=0,
         )
         heads.append(([w.numpy() for w in model.head.weights], result.train_seconds))
@@ -137,7 +138,8 @@ def test_cached_features_train_the_same_head_as_the_frozen_encoder(tiny_dir):
 
 
 def test_predictions_equal_with_dynamic_and_full_padding(tiny_dir):
-    model = classifier.build_classifier(presets.TINY_PRESET, 3, "full")
+    # float32: under bfloat16 the two graphs' kernels round differently (~2e-4 on these logits).
+    model = classifier.build_classifier(presets.TINY_PRESET, 3, "full", precision="float32")
     dynamic = finetune.predict_logits(model, TEXTS[:10])
     padded = model.predict(tf.constant(TEXTS[:10]), verbose=0)
     np.testing.assert_allclose(dynamic, padded, atol=1e-5)
@@ -180,6 +182,10 @@ def test_the_config_rebuilds_an_equal_model(tiny_dir):
         "preprocessor": None,
         "precision": model.precision,
         "text_pairs": False,
+        "truncation": "head",
+        "head_tokens": None,
+        "chunks": 1,
+        "chunk_overlap": 0,
         "name": "bert_classifier",
     }
     assert tf_keras.saving.get_registered_object("bertkit>TextClassifier") is type(model)
@@ -227,7 +233,7 @@ def test_a_model_not_from_build_classifier_is_a_clear_error(call, tmp_path):
 def test_batch_size_must_be_positive(tiny_dir):
     model = classifier.build_classifier(presets.TINY_PRESET, 2, "freeze")
     with pytest.raises(ValueError, match="batch_size must be a positive integer.*batch_size=0"):
-        finetune.fit(model, TEXTS, LABELS, config=finetune.TrainConfig(batch_size=0), verbose=0)
+        finetune.fit(model, TEXTS, LABELS, config=bertkit.TrainConfig(batch_size=0), verbose=0)
 
 
 def test_learning_rate_schedule_warms_up_then_decays_to_zero():

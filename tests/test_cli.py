@@ -395,3 +395,23 @@ def test_predict_refuses_to_print_nan_probabilities(monkeypatch):
     monkeypatch.setattr(training_job.litert_serve, "load_model", lambda *a, **k: Diverged())
     with pytest.raises(ValueError, match=r"non-finite probabilities .* retrain it"):
         list(training_job.predict_lines("some/model", ["fine\n", "also fine\n"]))
+
+
+def test_every_train_option_reaches_train_from_files(monkeypatch):
+    """`bertkit train` passes its options on by name: each must be a parameter, with its value."""
+    import functools
+    import inspect
+
+    from bertkit.apps import cli, training_job
+
+    real = training_job.train_from_files
+    received = {}
+    fake = functools.wraps(real)(lambda **kw: received.update(kw) or {})  # real's signature
+    monkeypatch.setattr(training_job, "train_from_files", fake)
+    argv = ["train", "--train", "t.csv", "--output", "out", "--iterations", "7", "--chunks", "3"]
+    assert cli.main(argv) == 0
+    train = cli.build_parser()._subparsers._group_actions[0].choices["train"]
+    options = {a.dest for a in train._actions if a.dest != "help"}
+    assert options == set(received) - {"verbose"}
+    assert set(received) <= set(inspect.signature(real).parameters)
+    assert received["pair_iterations"] == 7 and received["chunks"] == 3

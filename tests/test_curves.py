@@ -73,7 +73,7 @@ def frozen(tiny_dir):
 @pytest.mark.parametrize("patience", [None, 1])
 def test_fit_head_trains_like_fit_on_the_texts(frozen, patience):
     model, initial, features, val_features = frozen
-    config = finetune.TrainConfig.for_strategy(
+    config = bertkit.TrainConfig.for_strategy(
         "freeze", epochs=6, learning_rate=0.05, batch_size=4, seed=7
     )
     config.early_stopping_patience = patience
@@ -105,7 +105,7 @@ def test_fit_head_runs_extra_callbacks_and_trains_without_validation(frozen):
         def on_epoch_end(self, epoch, logs=None):
             seen.append((epoch, sorted(logs)))
 
-    config = finetune.TrainConfig.for_strategy("freeze", epochs=2)
+    config = bertkit.TrainConfig.for_strategy("freeze", epochs=2)
     result = curves.fit_head(model, features, LABELS, config=config, callbacks=[Record()])
     assert seen == [(0, ["accuracy", "loss"]), (1, ["accuracy", "loss"])]
     assert len(result.history.history["loss"]) == 2
@@ -136,6 +136,6 @@ def test_fit_head_stops_on_nan_loss(frozen, tiny_dir):
     initial = model.head.get_weights()
     try:
         with pytest.raises(preflight.NonFiniteLossError, match="loss became nan at epoch 1"):
-            curves.fit_head(model, broken, LABELS, config=finetune.TrainConfig(epochs=2))
+            curves.fit_head(model, broken, LABELS, config=bertkit.TrainConfig(epochs=2))
     finally:
         model.head.set_weights(initial)

@@ -196,7 +196,7 @@ def test_distill_trains_the_student_and_lowers_the_loss(student_dir):
         validation=(TEXTS[:8], LABELS[:8]),
         temperature=2.0,
         alpha=0.5,
-        config=finetune.TrainConfig(**TRAIN_CONFIG),
+        config=bertkit.TrainConfig(**TRAIN_CONFIG),
     )
     history = result.history.history
     assert sorted(history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
@@ -222,7 +222,7 @@ def test_distill_stops_on_nan_loss_and_checks_labels_first(student_dir):
             LABELS,
             teacher_logits=nan_logits,
             alpha=0.5,
-            config=finetune.TrainConfig(epochs=1, batch_size=16),
+            config=bertkit.TrainConfig(epochs=1, batch_size=16),
         )
 
 
@@ -236,7 +236,7 @@ def _distilled(preset_dir, micro_batch_size=None, precision="float32", **config)
         str(preset_dir), 3, "full", dropout=0.0, seq_length=16, precision=precision
     )
     teacher_logits = 2 * np.random.default_rng(0).normal(size=(len(TOPIC_TEXTS), 3))
-    config = finetune.TrainConfig(
+    config = bertkit.TrainConfig(
         **{
             "epochs": 1,
             "batch_size": 8,  # 20 examples: batches of 8, 8 and 4

@@ -28,6 +28,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     import json
     import bertkit
     from bertkit import export, presets; from bertkit.train import distribute, finetune
+    from bertkit import export, presets; from bertkit.export import saved_classifier; from bertkit.train import distribute, finetune
     distribute.split_cpu(2)
     import numpy as np
     import tensorflow as tf
@@ -44,7 +45,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
             model.set_weights(initial_weights)
         model.initial_weights = model.get_weights()
         # Full batches only (32 = 4 x 8, no length buckets): every replica gets 4 examples.
-        config = finetune.TrainConfig(epochs=3, batch_size=8, learning_rate=0.05,
+        config = bertkit.TrainConfig(epochs=3, batch_size=8, learning_rate=0.05,
                                       cache_features=cache, early_stopping_patience=None,
                                       class_weight=None, bucket=False)
         result = finetune.fit(model, TEXTS, LABELS, config=config, verbose=0)
@@ -57,7 +58,7 @@ MIRRORED_SCRIPT = textwrap.dedent(
     probe = TEXTS[:8]
     export_dir = __import__("tempfile").mkdtemp() + "/model"
     export.save_model(full, export_dir, ["neg", "pos"])
-    reloaded = export.load_model(export_dir)
+    reloaded = saved_classifier.load_model(export_dir)
     try:
         distribute.split_cpu(3)
         split_error = ""
@@ -234,7 +235,7 @@ WORKER_SCRIPT = textwrap.dedent(
     with strategy.scope():
         model = bertkit.build_classifier(presets.TINY_PRESET, 2, "full")
     texts = ["good drug works", "bad awful pain", "great relief", "terrible rash"] * 4
-    config = finetune.TrainConfig(epochs=2, batch_size=8, learning_rate=1e-3,
+    config = bertkit.TrainConfig(epochs=2, batch_size=8, learning_rate=1e-3,
                                   early_stopping_patience=None, class_weight=None)
     result = finetune.fit(model, texts, [1, 0, 1, 0] * 4, config=config, verbose=0)
     weights = np.concatenate([v.numpy().ravel() for v in model.token_model.trainable_variables])

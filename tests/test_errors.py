@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bertkit import export
+from bertkit.export import saved_classifier
 
 _PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "error_catalogue.py"
 _spec = importlib.util.spec_from_file_location("error_catalogue", _PATH)
@@ -96,7 +96,7 @@ def test_docs_list_every_case():
 
 @pytest.fixture(scope="module")
 def saved(workspace):
-    return export.load_model(workspace.model_dir)
+    return saved_classifier.load_model(workspace.model_dir)
 
 
 def test_predict_proba_streams_a_generator_and_counts_truncated_texts(saved):
@@ -131,7 +131,7 @@ def test_predict_proba_reads_no_further_than_the_window_with_the_bad_text(saved)
         saved.predict_proba(texts(4), batch_size=2, sort_window=1)
     # With the default read-ahead: stops after the first window of 16 batches.
     with pytest.raises(TypeError, match="at position 3 "):
-        saved.predict_proba(texts(2 * export.SORT_WINDOW_BATCHES), batch_size=2)
+        saved.predict_proba(texts(2 * saved_classifier.SORT_WINDOW_BATCHES), batch_size=2)
 
 
 def test_predict_proba_of_nothing_is_empty(saved):

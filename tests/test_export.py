@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 from crafted_model import file_writing_model
 
+import bertkit
 from bertkit import export, presets
-from bertkit.export import litert_serve
+from bertkit.export import litert_serve, saved_classifier
 from bertkit.model import classifier
+from bertkit.presets import trust
 from bertkit.text.labels import LabelEncoder
 from bertkit.train import finetune
 
@@ -21,7 +23,7 @@ TEXTS = ["the job is good", "i love you", "the exam was hard", "", "x" * 3000, "
 @pytest.fixture(scope="module")
 def trained(tiny_dir):
     model = classifier.build_classifier(presets.TINY_PRESET, 3, "partial", unfreeze_top=1)
-    config = finetune.TrainConfig(epochs=1, batch_size=4, early_stopping_patience=None)
+    config = bertkit.TrainConfig(epochs=1, batch_size=4, early_stopping_patience=None)
     finetune.fit(model, TEXTS[:3] * 4, [0, 1, 2] * 4, config=config, verbose=0)
     return model
 
@@ -34,7 +36,7 @@ def test_round_trip_gives_identical_predictions(trained, tmp_path):
     # One labels format: the training LabelEncoder reads what save_model wrote.
     assert LabelEncoder.load(directory / "labels.json").classes == ["job", "love", "education"]
     assert json.loads((directory / "bertkit_model.json").read_text())["strategy"] == "partial"
-    loaded = export.load_model(directory)
+    loaded = saved_classifier.load_model(directory)
     expected = finetune.predict_logits(trained, TEXTS)
     out = loaded(TEXTS)
     np.testing.assert_allclose(out["logits"], expected, atol=1e-5)
@@ -63,16 +65,16 @@ def test_reloads_with_tensorflow_and_tensorflow_text_only(trained, tmp_path):
 
 def test_missing_and_corrupt_model_dirs_are_clear_errors(trained, tmp_path):
     with pytest.raises(FileNotFoundError, match="Not a bertkit model directory"):
-        export.load_model(tmp_path / "nothing")
+        saved_classifier.load_model(tmp_path / "nothing")
     directory = export.save_model(trained, tmp_path / "model", ["a", "b", "c"])
     (directory / "saved_model.pb").write_bytes(b"\x00garbage")
     with pytest.raises(ValueError, match="corrupt or incomplete"):
-        export.load_model(directory)
+        saved_classifier.load_model(directory)
 
 
 def test_failed_overwrite_keeps_the_old_model(trained, tmp_path, monkeypatch):
     directory = export.save_model(trained, tmp_path / "model", ["a", "b", "c"])
-    before = export.load_model(directory)(TEXTS)["logits"]
+    before = saved_classifier.load_model(directory)(TEXTS)["logits"]
 
     def crash(*args, **kwargs):
         raise OSError("No space left on device")
@@ -81,7 +83,7 @@ def test_failed_overwrite_keeps_the_old_model(trained, tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space left"):
         export.save_model(trained, directory, ["x", "y", "z"], overwrite=True)
     monkeypatch.undo()
-    after = export.load_model(directory)
+    after = saved_classifier.load_model(directory)
     assert after.label_names == ["a", "b", "c"]
     np.testing.assert_array_equal(after(TEXTS)["logits"], before)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
@@ -93,7 +95,9 @@ def test_label_names_must_match_outputs(trained, tmp_path):
 
 
 def test_length_sorted_prediction_keeps_the_input_order(trained, tmp_path):
-    loaded = export.load_model(export.save_model(trained, tmp_path / "model", ["a", "b", "c"]))
+    loaded = saved_classifier.load_model(
+        export.save_model(trained, tmp_path / "model", ["a", "b", "c"])
+    )
     rng = np.random.default_rng(0)
     texts = [" ".join(["good job love exam"] * int(n)) for n in rng.integers(0, 40, 50)]
     expected = finetune.predict_logits(trained, texts)
@@ -110,7 +114,7 @@ def test_length_sorted_prediction_keeps_the_input_order(trained, tmp_path):
 
 
 def test_length_sorted_batches_group_similar_lengths():
-    batches = export._length_sorted_batches(["aaaa", "b", "cc", "ddd", ("x", "yyyy")], 2)
+    batches = saved_classifier._length_sorted_batches(["aaaa", "b", "cc", "ddd", ("x", "yyyy")], 2)
     assert [b.tolist() for b in batches] == [[1, 2], [3, 0], [4]]
 
 
@@ -132,7 +136,7 @@ def test_overwrite_refuses_a_model_directory_with_a_user_file_added(trained, tmp
         export.save_model(trained, directory, ["a", "b", "c"], overwrite=True)
     (directory / "results.csv").unlink()
     export.save_model(trained, directory, ["x", "y", "z"], overwrite=True)
-    assert export.load_model(directory).label_names == ["x", "y", "z"]
+    assert saved_classifier.load_model(directory).label_names == ["x", "y", "z"]
 
 
 def test_overwrite_refuses_a_regular_file(trained, tmp_path):
@@ -154,7 +158,7 @@ def test_labels_json_that_disagrees_with_the_saved_model_is_refused(trained, tmp
     for edited in (["c", "b", "a"], ["a", "b"]):
         (directory / "labels.json").write_text(json.dumps(edited))
         with pytest.raises(ValueError, match="does not match the class names saved inside"):
-            export.load_model(directory)
+            saved_classifier.load_model(directory)
 
 
 @pytest.mark.parametrize("labels", [["a"], {"labels": ["a", "b"]}, ["a", "a"]])
@@ -169,7 +173,7 @@ def test_both_loaders_read_class_names_with_the_one_reader(labels, tmp_path):
     litert_serve.sidecar_path(lite).write_text(json.dumps({"labels": labels}))
     wanted = "must hold the class names as a JSON list of at least 2 distinct, non-empty strings"
     with pytest.raises(ValueError, match=rf"^The model's labels\.json \('.*'\) {wanted}"):
-        export.load_model(model_dir)
+        saved_classifier.load_model(model_dir)
     with pytest.raises(ValueError, match=rf"^The sidecar's 'labels' \('.*'\) {wanted}"):
         litert_serve.load_model(lite)
 
@@ -178,22 +182,22 @@ def test_model_path_that_is_a_file_says_it_is_a_file(tmp_path):
     path = tmp_path / "train.csv"
     path.write_text("text,label\n")
     with pytest.raises(FileNotFoundError, match="it is a file"):
-        export.load_model(path)
+        saved_classifier.load_model(path)
 
 
 def test_model_that_writes_files_is_refused_unless_trusted(tmp_path):
     leak = tmp_path / "leak.txt"
     directory = file_writing_model(tmp_path / "model", leak)
-    with pytest.raises(export.trust.UntrustedModelError, match="WriteFile.*trust_model=True"):
-        export.load_model(directory).predict(["secret"])
+    with pytest.raises(trust.UntrustedModelError, match="WriteFile.*trust_model=True"):
+        saved_classifier.load_model(directory).predict(["secret"])
     assert not leak.exists()
-    assert export.load_model(directory, trust_model=True).predict(["secret"]) == ["a"]
+    assert saved_classifier.load_model(directory, trust_model=True).predict(["secret"]) == ["a"]
     assert leak.read_text() == "secret"
 
 
 def test_exported_model_passes_the_trust_scan(trained, tmp_path):
     directory = export.save_model(trained, tmp_path / "model", ["a", "b", "c"])
-    assert export.trust.scan(directory) == []
+    assert trust.scan(directory) == []
 
 
 def test_a_model_with_nan_weights_is_not_saved(tmp_path):

@@ -5,16 +5,17 @@ import json
 import numpy as np
 import pytest
 
+import bertkit
 from bertkit.train import finetune, preflight
 
 
 def test_early_stopping_can_be_turned_off_per_strategy():
-    assert finetune.TrainConfig.for_strategy("full").early_stopping_patience == 2
-    config = finetune.TrainConfig.for_strategy("full", early_stopping=False, epochs=7)
+    assert bertkit.TrainConfig.for_strategy("full").early_stopping_patience == 2
+    config = bertkit.TrainConfig.for_strategy("full", early_stopping=False, epochs=7)
     assert config.early_stopping_patience is None and config.epochs == 7
     # None still means "the default", so existing callers (the CLI) keep early stopping.
     assert (
-        finetune.TrainConfig.for_strategy(
+        bertkit.TrainConfig.for_strategy(
             "full", early_stopping_patience=None
         ).early_stopping_patience
         == 2
@@ -22,7 +23,7 @@ def test_early_stopping_can_be_turned_off_per_strategy():
     with pytest.raises(
         ValueError, match="early_stopping=False contradicts early_stopping_patience=3"
     ):
-        finetune.TrainConfig.for_strategy("full", early_stopping=False, early_stopping_patience=3)
+        bertkit.TrainConfig.for_strategy("full", early_stopping=False, early_stopping_patience=3)
 
 
 def test_feature_dataset_epochs_are_shuffled_and_complete():
@@ -44,7 +45,7 @@ def test_fit_ends_with_the_best_validation_epoch_without_an_early_stop(tiny_dir)
     val_texts, val_labels = texts[:8], 1 - labels[:8]  # flipped: training hurts validation
     finetune.set_seed(0)
     model = classifier.build_classifier(presets.TINY_PRESET, 2, "full", seq_length=16)
-    config = finetune.TrainConfig(
+    config = bertkit.TrainConfig(
         epochs=4, batch_size=8, learning_rate=5e-3, early_stopping_patience=10
     )
     result = finetune.fit(model, texts, labels, (val_texts, val_labels), config, verbose=0)
@@ -78,7 +79,7 @@ class _NoTraining(finetune.tf_keras.callbacks.Callback):
 
 
 def _fit(model, texts, labels, **kwargs):
-    config = finetune.TrainConfig(epochs=1, batch_size=4)
+    config = bertkit.TrainConfig(epochs=1, batch_size=4)
     return finetune.fit(model, texts, labels, config=config, verbose=0, **kwargs)
 
 
@@ -98,7 +99,7 @@ def _fit(model, texts, labels, **kwargs):
 )
 def test_train_config_rejects_values_that_cannot_train(field, value, message):
     with pytest.raises(ValueError, match=message):
-        finetune.TrainConfig(**{field: value}).validate()
+        bertkit.TrainConfig(**{field: value}).validate()
 
 
 def test_fit_refuses_fractional_float_labels(frozen):
@@ -172,7 +173,7 @@ def test_nan_loss_stops_training_and_saves_nothing(frozen, tmp_path):
 
     initial = frozen.head.get_weights()
     ckpt = tmp_path / "ckpt"
-    config = finetune.TrainConfig(epochs=3, batch_size=4, learning_rate=1e-3)
+    config = bertkit.TrainConfig(epochs=3, batch_size=4, learning_rate=1e-3)
     try:
         with pytest.raises(
             preflight.NonFiniteLossError,
@@ -202,7 +203,7 @@ def test_nan_loss_stops_training_and_saves_nothing(frozen, tmp_path):
 def test_resumed_fit_says_where_it_resumes(frozen, tmp_path, capsys):
     initial = frozen.head.get_weights()
     ckpt = tmp_path / "ckpt"
-    config = finetune.TrainConfig(epochs=2, batch_size=4)
+    config = bertkit.TrainConfig(epochs=2, batch_size=4)
 
     class Interrupt(finetune.tf_keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from bertkit import export, names, presets
+from bertkit.export import saved_classifier
 from bertkit.model import classifier
 from bertkit.presets import hub as bk_hub
 from bertkit.text import inputs, tokens
@@ -74,7 +75,7 @@ def model(tiny_dir):
 @pytest.fixture(scope="module")
 def saved(model, tmp_path_factory):
     directory = export.save_model(model, tmp_path_factory.mktemp("fuzz") / "model", LABELS)
-    return export.load_model(directory)
+    return saved_classifier.load_model(directory)
 
 
 @pytest.fixture(scope="module")

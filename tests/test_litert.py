@@ -21,11 +21,12 @@ import os
 import numpy as np
 import pytest
 
+import bertkit
 from bertkit import export, presets
 from bertkit.apps import cli, training_job
-from bertkit.export import litert, litert_pack, litert_serve
+from bertkit.export import litert, litert_pack, litert_serve, saved_classifier
 from bertkit.model import classifier
-from bertkit.text import inputs
+from bertkit.text import text_pairs
 from bertkit.train import finetune
 
 TEXTS = ["the job is good", "i love you", "the exam was hard", "", "x " * 300, "Café NAÏVE!"]
@@ -37,7 +38,7 @@ def saved_dir(tiny_dir, tmp_path_factory):
     model = classifier.build_classifier(
         presets.TINY_PRESET, 3, "partial", unfreeze_top=1, seq_length=64, precision="float32"
     )
-    config = finetune.TrainConfig(epochs=1, batch_size=4, early_stopping_patience=None)
+    config = bertkit.TrainConfig(epochs=1, batch_size=4, early_stopping_patience=None)
     finetune.fit(model, TEXTS[:3] * 4, [0, 1, 2] * 4, config=config, verbose=0)
     return export.save_model(model, tmp_path_factory.mktemp("litert") / "model", LABELS)
 
@@ -73,7 +74,7 @@ def test_in_model_tokenizer_gives_the_preprocessor_ids(saved_dir):
     model = classifier.build_classifier(presets.TINY_PRESET, 3, "freeze", seq_length=64)
     packer = litert_pack.packer_for(model)
     texts = [*TEXTS, "Hello, World! It's 3.5mg/day -- (don't) stop", "résumé ÉCOLE Straße"]
-    ours, truncated = packer(np.array(texts, dtype=object))
+    ours, _, truncated = packer(np.array(texts, dtype=object))
     theirs = model.text_to_inputs(np.array(texts, dtype=object))
     width = ours["input_word_ids"].shape[1]
     assert width == 64  # the "x " * 300 text fills seq_length
@@ -87,7 +88,7 @@ def test_in_model_pair_packing_gives_the_preprocessor_ids(pair_model):
     model = pair_model[0]
     packer = litert_pack.packer_for(model)
     texts_a, texts_b = (np.array(s, dtype=object) for s in zip(*PAIRS, strict=True))
-    ours, truncated = packer(texts_a, texts_b)
+    ours, _, truncated = packer(texts_a, texts_b)
     theirs = model.text_to_inputs([texts_a, texts_b])
     width = ours["input_word_ids"].shape[1]
     assert width == 32  # the cut pairs fill seq_length
@@ -110,7 +111,7 @@ def test_tokenizer_parity_check_catches_a_casing_mismatch(tiny_dir):
 
 
 def test_float_export_logits_match_the_saved_model(saved_dir, exports):
-    expected = export.load_model(saved_dir)(TEXTS)
+    expected = saved_classifier.load_model(saved_dir)(TEXTS)
     lite = litert_serve.load_model(exports["none"])
     out = lite(TEXTS)
     np.testing.assert_allclose(out["logits"], expected["logits"], atol=1e-5)
@@ -120,7 +121,7 @@ def test_float_export_logits_match_the_saved_model(saved_dir, exports):
 
 
 def test_float16_export_halves_the_weights_and_predicts_like_float32(saved_dir, exports):
-    saved = export.load_model(saved_dir)
+    saved = saved_classifier.load_model(saved_dir)
     expected = saved(TEXTS)
     out = litert_serve.load_model(exports["float16"])(TEXTS)
     tolerance = 1e-4 + 0.01 * np.abs(expected["logits"]).max()
@@ -135,7 +136,7 @@ def test_float16_export_halves_the_weights_and_predicts_like_float32(saved_dir, 
 
 
 def test_int8_export_is_smaller_and_close_to_float(saved_dir, exports):
-    expected = export.load_model(saved_dir)(TEXTS)["logits"]
+    expected = saved_classifier.load_model(saved_dir)(TEXTS)["logits"]
     out = litert_serve.load_model(exports["int8"])(TEXTS)["logits"]
     tolerance = 5e-3 + 0.05 * np.abs(expected).max()
     assert np.abs(out - expected).max() <= tolerance
@@ -171,7 +172,7 @@ def test_bad_arguments_fail_before_the_model_is_loaded(saved_dir, exports, monke
     def never(*args, **kwargs):
         raise AssertionError("the model was loaded")
 
-    monkeypatch.setattr(export, "load_model", never)
+    monkeypatch.setattr(saved_classifier, "load_model", never)
     with pytest.raises(ValueError, match="Unknown quantization"):
         litert.export_tflite(saved_dir, quantize="int4")
     with pytest.raises(FileExistsError, match="already exists"):
@@ -200,13 +201,13 @@ def test_missing_sidecar_and_corrupt_file_are_clear_errors(exports, tmp_path):
 
 def test_pair_export_predicts_like_the_pair_saved_model(pair_model):
     _, saved_dir, path = pair_model
-    saved, lite = export.load_model(saved_dir), litert_serve.load_model(path)
+    saved, lite = saved_classifier.load_model(saved_dir), litert_serve.load_model(path)
     expected = saved._serve_with_truncation(*saved._inputs(PAIRS).values())
     out = lite(PAIRS)
     np.testing.assert_allclose(out["logits"], expected["logits"].numpy(), atol=1e-5)
     assert out["truncated"].tolist() == expected["truncated"].numpy().tolist() == PAIR_TRUNCATED
     assert lite.text_pairs and json.loads(litert.sidecar_path(path).read_text())["text_pairs"]
-    pairs = inputs.TextPairs([a for a, _ in PAIRS], [b for _, b in PAIRS])
+    pairs = text_pairs.TextPairs([a for a, _ in PAIRS], [b for _, b in PAIRS])
     with pytest.warns(UserWarning, match="3 of 7 texts"):
         probs = lite.predict_proba(pairs, batch_size=3)
     np.testing.assert_allclose(probs, out["probabilities"], atol=1e-6)

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import bertkit
 from bertkit import export, presets
+from bertkit.export import saved_classifier
 from bertkit.model import classifier
 from bertkit.tasks import pairs
-from bertkit.text import inputs, tokens
+from bertkit.text import inputs, text_pairs, tokens
 from bertkit.train import finetune
 
 SEQ = 12  # budget of 9 wordpieces after [CLS] A [SEP] B [SEP]
@@ -41,7 +43,7 @@ def pair_dir(pair_model, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def loaded_pair(pair_dir):
-    return export.load_model(pair_dir)
+    return saved_classifier.load_model(pair_dir)
 
 
 def words(n, start=0):
@@ -97,7 +99,7 @@ def test_pair_model_trains_and_predicts(pair_model):
     # Separable by the second segment's word, whatever the first says.
     train = [(a, b) for a in ("the job", "i love you", "hard") for b in ("good", "bad")] * 3
     labels = [int(b == "good") for _, b in train]
-    config = finetune.TrainConfig(
+    config = bertkit.TrainConfig(
         epochs=15,
         batch_size=6,
         learning_rate=3e-3,
@@ -111,7 +113,7 @@ def test_pair_model_trains_and_predicts(pair_model):
     assert np.isfinite(loss).all()
     assert loss[-1] < loss[0]
     logits = finetune.predict_logits(
-        pair_model, inputs.TextPairs(["hard", "the job", "x"], ["good", "bad", "y"])
+        pair_model, text_pairs.TextPairs(["hard", "the job", "x"], ["good", "bad", "y"])
     )
     assert logits.shape == (3, 2)
     assert logits[:2].argmax(1).tolist() == [1, 0]
@@ -134,7 +136,7 @@ def test_exported_pair_model_gives_the_in_memory_probabilities(pair_model, pair_
     np.testing.assert_allclose(probs, expected, atol=1e-5)
     assert loaded.last_num_truncated == 1
     np.testing.assert_allclose(
-        loaded(inputs.as_pairs(test_pairs))["probabilities"], expected, atol=1e-5
+        loaded(text_pairs.as_pairs(test_pairs))["probabilities"], expected, atol=1e-5
     )
     assert loaded.predict(test_pairs[:2]) == [["No", "Yes"][i] for i in expected[:2].argmax(1)]
 
@@ -196,7 +198,7 @@ def test_clear_errors(pair_model, single_model, loaded_pair, tmp_path):
     with pytest.raises(ValueError, match=r"must be a \(text_a, text_b\) tuple\. Received: \('a',"):
         finetune.predict_logits(pair_model, [("a", "b"), ("a",)])
     directory = export.save_model(single_model, tmp_path / "single", ["no", "yes"])
-    loaded = export.load_model(directory)
+    loaded = saved_classifier.load_model(directory)
     assert not loaded.text_pairs
     with pytest.raises(ValueError, match=r"classifies single texts.*Received:"):
         loaded.predict_proba([("a", "b")])

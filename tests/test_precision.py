@@ -5,6 +5,7 @@ import shutil
 import numpy as np
 import pytest
 
+import bertkit
 from bertkit import presets
 from bertkit.model import classifier, precision
 from bertkit.text import inputs
@@ -41,7 +42,7 @@ def test_bfloat16_classifier_trains_with_float32_logits(tiny_dir):
     assert model.precision == "mixed_bfloat16"
     assert all(v.dtype == "float32" for v in model.token_model.trainable_variables)
     before = [v.numpy().copy() for v in model.token_model.trainable_variables]
-    config = finetune.TrainConfig(epochs=2, learning_rate=1e-3, early_stopping_patience=None)
+    config = bertkit.TrainConfig(epochs=2, learning_rate=1e-3, early_stopping_patience=None)
     result = finetune.fit(model, TEXTS * 4, LABELS * 4, config=config, verbose=0)
     assert np.isfinite(result.history.history["loss"]).all()
     after = model.token_model.trainable_variables
@@ -54,7 +55,7 @@ def test_bfloat16_classifier_trains_with_float32_logits(tiny_dir):
 def test_xla_training_runs_on_rounded_lengths(tiny_dir):
     finetune.set_seed(0)
     model = classifier.build_classifier(presets.TINY_PRESET, 3, "full", precision="float32")
-    config = finetune.TrainConfig(epochs=1, jit_compile=True, early_stopping_patience=None)
+    config = bertkit.TrainConfig(epochs=1, jit_compile=True, early_stopping_patience=None)
     result = finetune.fit(model, TEXTS * 4, LABELS * 4, config=config, verbose=0)
     assert np.isfinite(result.history.history["loss"]).all()
     encoded = inputs.encode_texts(model, TEXTS)

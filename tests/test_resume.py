@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bertkit import export, presets
+from bertkit import presets
 from bertkit.apps import training_job
+from bertkit.export import saved_classifier
 from bertkit.train import checkpoints
 
 RESUME_TOLERANCE = 0.1
@@ -111,7 +112,7 @@ def test_killed_training_resumes_to_a_complete_model(train_csv, uninterrupted, t
     assert f"Resuming after epoch {killed_at} of {EPOCHS} from {ckpt}" in stderr[0]
     assert summary["epochs_run"] == uninterrupted[1]["epochs_run"]
     assert not ckpt.exists()  # checkpoints are removed once the model is saved
-    model = export.load_model(out)
+    model = saved_classifier.load_model(out)
     probs = model.predict_proba(["stocks fell sharply", "the team won the final"])
     assert probs.shape == (2, len(summary["classes"]))
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
@@ -126,8 +127,8 @@ def test_same_seed_gives_identical_models(train_csv, uninterrupted, tmp_path):
         assert second[key] == first[key], key
     texts = ["stocks fell sharply", "the team won the final", "a new vaccine trial"]
     np.testing.assert_array_equal(
-        export.load_model(first_dir).predict_proba(texts),
-        export.load_model(tmp_path / "again").predict_proba(texts),
+        saved_classifier.load_model(first_dir).predict_proba(texts),
+        saved_classifier.load_model(tmp_path / "again").predict_proba(texts),
     )
 
 

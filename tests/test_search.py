@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 from toy_sentiment import LABELS, TEXTS, VALIDATION
 
+import bertkit
 from bertkit import presets
 from bertkit.apps import search
-from bertkit.train import finetune
 
 GRID = {"batch_size": [4, 8], "learning_rate": [1e-2, 1e-4], "epochs": [1]}
 
@@ -180,7 +180,7 @@ def test_grid_search_rejects_bad_input_before_training(tmp_path, grid, message):
         (dict(train_labels=["pos"] * 12), "Training labels must be integer class ids, not str"),
         (dict(train_texts="one text"), "texts must be a list of strings, not one string"),
         # A config the grid would make invalid fails before any cell trains.
-        (dict(config=finetune.TrainConfig(warmup_fraction=1.5)), "warmup_fraction"),
+        (dict(config=bertkit.TrainConfig(warmup_fraction=1.5)), "warmup_fraction"),
     ],
 )
 def test_grid_search_rejects_bad_arguments(tmp_path, kwargs, message):

@@ -37,7 +37,7 @@ def loop_calls(monkeypatch):
 
 
 def _fit(model):
-    finetune.fit(model, TEXTS, LABELS, config=finetune.TrainConfig(epochs=1, cache_features=False))
+    finetune.fit(model, TEXTS, LABELS, config=bertkit.TrainConfig(epochs=1, cache_features=False))
 
 
 def _fit_head(model):

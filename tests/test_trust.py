@@ -5,7 +5,7 @@ import json
 import pytest
 import tensorflow as tf
 
-from bertkit import export
+from bertkit.export import saved_classifier
 from bertkit.presets import trust
 
 
@@ -32,7 +32,7 @@ def test_checkpoint_ops_are_refused_outside_the_saver_functions(tmp_path):
     found = trust.scan(_saved(tmp_path / "m", serve))
     assert [op for op, _ in found] == ["SaveV2"]
     with pytest.raises(trust.UntrustedModelError, match=r"SaveV2 in .*\(function serve\)"):
-        export.load_model(tmp_path / "m")
+        saved_classifier.load_model(tmp_path / "m")
 
 
 def test_file_listing_and_printing_ops_are_refused(tmp_path):

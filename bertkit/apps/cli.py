@@ -75,35 +75,16 @@ def _cmd_fetch_data(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    import inspect
+
     from bertkit.apps import training_job
 
+    # `train`'s options are named after `train_from_files`' parameters: pass them on by name.
+    params = inspect.signature(training_job.train_from_files).parameters
     summary = training_job.train_from_files(
-        train=args.train,
-        validation=args.validation,
-        text_column=args.text_column,
-        label_column=args.label_column,
-        output=args.output,
-        preset=args.preset,
-        strategy=args.strategy,
-        unfreeze_top=args.unfreeze_top,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.learning_rate,
-        seq_length=args.seq_length,
-        pooling=args.pooling,
-        seed=args.seed,
-        overwrite=args.overwrite,
-        on_bad_text=args.on_bad_text,
-        precision=args.precision,
-        deterministic=args.deterministic,
-        restart=args.restart,
-        micro_batch_size=args.micro_batch_size,
-        sep=args.sep,
-        distribute=args.distribute,
-        devices=args.devices,
-        verbose=1
-        if sys.stdout.isatty()
-        else 2,  # progress bars for people, one line per epoch for logs
+        **{k: v for k, v in vars(args).items() if k in params and k != "verbose"},
+        # progress bars for people, one line per epoch for logs
+        verbose=1 if sys.stdout.isatty() else 2,
     )
     print(json.dumps(summary))
     return 0
@@ -197,6 +178,30 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_long_text_arguments(p: argparse.ArgumentParser) -> None:
+    """`train`'s options for texts longer than --seq-length (`bertkit.text.long_texts`)."""
+    p.add_argument(
+        "--truncation",
+        default="head",
+        choices=["head", "tail", "head_tail"],
+        help="wordpieces kept from a long text: the first, the last, or the first "
+        "--head-tokens and the last (saved with the model: predict and export follow it)",
+    )
+    p.add_argument(
+        "--head-tokens", type=int, default=None, help="head_tail: from the head (default: 1/4)"
+    )
+    p.add_argument(
+        "--chunks",
+        type=int,
+        default=1,
+        help="split a long text into up to N windows of --seq-length; predictions average "
+        "their features (1: no chunking)",
+    )
+    p.add_argument(
+        "--chunk-overlap", type=int, default=0, help="wordpieces neighbouring windows share"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Returns the argument parser of the `bertkit` command."""
     from bertkit.export import litert
@@ -232,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="download again")
     p.set_defaults(func=_cmd_fetch_data)
 
-    from bertkit.train.finetune import TrainConfig
+    from bertkit.train.config import TrainConfig
 
     defaults = TrainConfig()
     p = sub.add_parser("train", help="fine-tune a classifier and save it")
@@ -244,9 +249,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label-column", default="label")
     p.add_argument("--sep", type=_separator, default=None, help=SEP_HELP)
     p.add_argument("--preset", default=DEFAULT_PRESET, help="preset name, TF-Hub URL or directory")
-    p.add_argument("--strategy", default="full", choices=["freeze", "partial", "full"])
+    p.add_argument(
+        "--strategy", default="full", choices=["freeze", "partial", "full", "contrastive"]
+    )
     p.add_argument(
         "--unfreeze-top", type=int, default=2, help="layers trained by --strategy partial"
+    )
+    p.add_argument(
+        "--iterations",
+        dest="pair_iterations",
+        type=int,
+        default=None,
+        help="--strategy contrastive: rounds of sentence pairs (default 20, as SetFit)",
+    )
+    p.add_argument(
+        "--pairs-per-example",
+        type=int,
+        default=None,
+        help="--strategy contrastive: pairs per example and round, half of its class (default 2)",
     )
     p.add_argument("--epochs", type=int, default=None, help="default depends on strategy")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
@@ -260,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=float, default=None, help="default depends on strategy")
     p.add_argument("--seq-length", type=int, default=128)
     p.add_argument("--pooling", default="mean", choices=["mean", "pooled"])
+    _add_long_text_arguments(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--on-bad-text",

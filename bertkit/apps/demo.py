@@ -21,6 +21,7 @@ from bertkit.presets import DEFAULT_PRESET
 from bertkit.text import datasets, loaders, splits
 from bertkit.text.labels import LabelEncoder
 from bertkit.train import finetune
+from bertkit.train.config import TrainConfig
 
 QUICK_ENV = "BERTKIT_QUICK"
 
@@ -91,7 +92,7 @@ def compare_strategies(
         model = classifier.build_classifier(
             preset, labels.num_classes, strategy, unfreeze_top=unfreeze_top
         )
-        config = finetune.TrainConfig.for_strategy(strategy, epochs=epochs, seed=seed)
+        config = TrainConfig.for_strategy(strategy, epochs=epochs, seed=seed)
         result = finetune.fit(
             model,
             train_ds.texts,

@@ -18,13 +18,14 @@ import numpy as np
 
 from bertkit import evaluate, export
 from bertkit._atomic import check_output
-from bertkit.export import litert_serve
+from bertkit.export import litert_serve, saved_classifier
 from bertkit.model import classifier
 from bertkit.presets import DEFAULT_PRESET
-from bertkit.text import data, inputs, splits
+from bertkit.text import data, inputs, long_texts, splits
 from bertkit.text.labels import LabelEncoder
-from bertkit.train import checkpoints, finetune
+from bertkit.train import checkpoints, contrastive, finetune
 from bertkit.train import distribute as bk_distribute
+from bertkit.train.config import TrainConfig
 
 VALIDATION_FRACTION = 0.1
 
@@ -54,11 +55,18 @@ def train_from_files(
     sep: str | None = None,
     distribute: str = "none",
     devices: int | None = None,
+    pair_iterations: int | None = None,
+    pairs_per_example: int | None = None,
+    truncation: str = "head",
+    head_tokens: int | None = None,
+    chunks: int = 1,
+    chunk_overlap: int = 0,
 ) -> dict:
     """Loads data, fine-tunes, saves the model directory; returns a JSON-able summary.
 
     Without `validation`, a stratified, seeded 10% of `train` is held out for
-    early stopping.
+    early stopping. `pair_iterations` and `pairs_per_example` set the pairs of
+    `strategy="contrastive"` (`bertkit.train.contrastive`; None: its defaults).
 
     Training is resumable: progress is checkpointed after every epoch into
     `checkpoint_dir(output)`; running the same call again after a crash or a
@@ -80,12 +88,22 @@ def train_from_files(
     resume: it refuses the checkpoints of an interrupted run unless `restart=True`.
     The summary's `weights_sha256` identifies the trained weights: the workers of
     one multi-worker run print the same one, as do `deterministic` reruns.
+
+    `truncation`, `head_tokens`, `chunks` and `chunk_overlap` say what a text longer
+    than `seq_length` becomes (`bertkit.text.long_texts`); they are saved with the model,
+    so `evaluate_files`, `predict_lines` and the LiteRT export follow them.
     """
     # Preflight, cheapest first; the model is built (and its position table checked) after
     # the data, and nothing trains before all of it passed.
     classifier.validate_strategy(strategy, None, unfreeze_top)
-    classifier.validate_seq_length(seq_length)
-    config = finetune.TrainConfig.for_strategy(
+    long = dict(
+        truncation=truncation, head_tokens=head_tokens, chunks=chunks, chunk_overlap=chunk_overlap
+    )
+    long_texts.validate_seq_length(seq_length)
+    long_texts.validate(seq_length, **long)
+    pair_settings = dict(pair_iterations=pair_iterations, pairs_per_example=pairs_per_example)
+    contrastive.check_strategy_settings(strategy, pair_settings)
+    config = TrainConfig.for_strategy(
         strategy,
         epochs=epochs,
         batch_size=batch_size,
@@ -93,8 +111,11 @@ def train_from_files(
         seed=seed,
         deterministic=deterministic,
         micro_batch_size=micro_batch_size,
+        **pair_settings,
     )
     config.validate()
+    if strategy == "contrastive":
+        contrastive.check_config(config, distribute)  # (micro-batches, replicas, XLA)
     tf_config = bk_distribute.check_training_distribution(
         distribute, devices, config.batch_size, config.micro_batch_size
     )
@@ -118,6 +139,8 @@ def train_from_files(
     encoder = LabelEncoder.fit(train_ds.labels)
     y_train = encoder.encode(train_ds.labels)
     y_val = encoder.encode(val_ds.labels)
+    if strategy == "contrastive":  # before the model is built
+        contrastive.check_pair_labels(y_train, encoder.classes)
     finetune.set_seed(seed, deterministic)  # before building: seeds the head's initial weights
     with tf_strategy.scope():  # the strategy creates every variable
         model = classifier.build_classifier(
@@ -128,6 +151,7 @@ def train_from_files(
             pooling=pooling,
             seq_length=seq_length,
             precision=precision,
+            **long,
         )
     # Outside the scope: Keras's fit runs the model's strategy by itself, and the frozen
     # encoder's cached features are computed in plain (cross-replica) graphs.
@@ -151,6 +175,7 @@ def train_from_files(
         "unfreeze_top": model.unfreeze_top,
         "pooling": pooling,
         "seq_length": seq_length,
+        **long,
         "precision": model.precision,
         "classes": encoder.classes,
         "n_train": len(y_train),
@@ -162,14 +187,18 @@ def train_from_files(
         "trainable_parameters": counts["trainable"],
         "validation_accuracy": round(val_metrics["accuracy"], 4),
         "validation_macro_f1": round(val_metrics["macro_f1"], 4),
-        "config": {k: v for k, v in vars(config).items()},
+        "config": {  # the pair settings only where they apply
+            k: v
+            for k, v in vars(config).items()
+            if strategy == "contrastive" or k not in pair_settings
+        },
         "distribute": {"name": distribute, **bk_distribute.describe(tf_strategy), "chief": chief},
         "weights_sha256": checkpoints.weights_digest(model.get_weights()),
     }
     if result.num_truncated and verbose:
         print(
             f"Note: {result.num_truncated} of {len(y_train)} training texts were longer than "
-            f"{seq_length} tokens and were truncated (raise --seq-length to keep more).",
+            f"{seq_length} tokens and were truncated (raise --seq-length or --chunks to keep more).",
             flush=True,
         )
     if not chief:  # saves like the chief (it may take collective ops), then deletes it
@@ -299,7 +328,7 @@ def predict_lines(
                 ensure_ascii=False,
             )
 
-    window = batch_size * export.SORT_WINDOW_BATCHES  # read ahead: batches by length
+    window = batch_size * saved_classifier.SORT_WINDOW_BATCHES  # read ahead: batches by length
     for line in lines:
         batch.append(line.removesuffix("\n").removesuffix("\r"))  # LF and CRLF line ends
         if len(batch) == window:

@@ -5,7 +5,8 @@
 
     MODEL.tflite        the model: raw strings in, logits out
     MODEL.tflite.json   {"labels": [...], "quantize": ..., "seq_length": ...,
-                         "text_pairs": ..., "source": {...}}
+                         "truncation": ..., "head_tokens": ..., "chunks": ...,
+                         "chunk_overlap": ..., "text_pairs": ..., "source": {...}}
 
 The `.tflite` has one signature, `serving_default`:
 
@@ -16,8 +17,14 @@ The `.tflite` has one signature, `serving_default`:
 - outputs `logits` float32 `[batch, num_classes]`, `probabilities` float32
   `[batch, num_classes]`, `label_id` int64 `[batch]`, `label` string `[batch]`
   (the class names are constants inside the model, so a LiteRT user on a phone
-  needs no sidecar), `truncated` bool `[batch]` (texts, or pairs, longer than
-  `seq_length` tokens with the special tokens, which were cut).
+  needs no sidecar), `truncated` bool `[batch]` (texts, or pairs, of which
+  wordpieces were dropped).
+
+The model's long-text options (`truncation`, `head_tokens`, `chunks`,
+`chunk_overlap`, recorded in `bertkit_model.json` and copied to the sidecar)
+hold inside the `.tflite` too: `bertkit.text.long_texts` selects and windows the
+wordpieces and averages a text's chunk features before the head with builtin
+TFLite ops (gather, where, matmul), so the export predicts like the SavedModel.
 
 Tokenization and packing run inside the model (`bertkit.export.litert_pack`):
 `tensorflow_text.FastBertTokenizer` converts to the custom ops `FastBertNormalize`
@@ -55,7 +62,8 @@ import tensorflow as tf
 
 from bertkit import export
 from bertkit._atomic import atomic_write_bytes
-from bertkit.export import litert_pack
+from bertkit.export import litert_pack, saved_classifier
+from bertkit.text import long_texts
 
 QUANTIZE = ("int8", "float16", "none")
 FORMATS = ("tflite",)
@@ -137,15 +145,15 @@ def _check_export_args(model_dir, output, quantize, overwrite) -> tuple[Path, Pa
 class _LiteServing(tf.Module):
     """The `.tflite`'s one signature: raw strings in, the SavedModel's outputs plus `truncated`."""
 
-    def __init__(self, packer: litert_pack.Packer, token_model, label_names: list[str]):
+    def __init__(self, packer: litert_pack.Packer, model, label_names: list[str]):
         super().__init__()
         self.packer = packer
-        self.token_model = token_model
+        self.model = model
         self.label_names = tf.constant(label_names, dtype=tf.string)
 
     def _outputs(self, *texts):
-        inputs, truncated = self.packer(*texts)
-        logits = tf.cast(self.token_model(inputs, training=False), tf.float32)
+        inputs, text_index, truncated = self.packer(*texts)
+        logits = long_texts.logits_by_text(self.model, inputs, text_index, tf.shape(texts[0])[0])
         label_id = tf.argmax(logits, axis=-1)
         return {
             "logits": logits,
@@ -169,7 +177,7 @@ class _LiteServing(tf.Module):
         return self._outputs(text_a, text_b)
 
 
-def _float32_classifier(saved: export.SavedClassifier):
+def _float32_classifier(saved: saved_classifier.SavedClassifier):
     """The saved model's network rebuilt in float32 from its preset, with the saved weights."""
     from bertkit.model import classifier
 
@@ -188,6 +196,7 @@ def _float32_classifier(saved: export.SavedClassifier):
         seq_length=int(info.get("seq_length") or classifier.DEFAULT_SEQ_LENGTH),
         precision="float32",
         text_pairs=saved.text_pairs,
+        **{option: info[option] for option in long_texts.OPTIONS if option in info},
     )
     source = saved._loaded.model.token_model.variables
     target = model.token_model.variables
@@ -254,15 +263,15 @@ def export_tflite(
         overwrite: bool. Replace an existing export (a `.tflite` with its sidecar); a file
             without a sidecar is not bertkit's and is never replaced.
         trust_model: bool. Load a SavedModel that uses ops touching files, the network or
-            the process (see `export.load_model`).
+            the process (see `saved_classifier.load_model`).
     """
     model_dir, output = _check_export_args(model_dir, output, quantize, overwrite)
-    saved = export.load_model(model_dir, trust_model=trust_model)
+    saved = saved_classifier.load_model(model_dir, trust_model=trust_model)
     model = _float32_classifier(saved)
     packer = litert_pack.packer_for(model)
     preprocessor = saved._loaded.model.text_to_inputs.preprocessor
     litert_pack.check_tokenizer_parity(packer, preprocessor, text_pairs=saved.text_pairs)
-    module = _LiteServing(packer, model.token_model, saved.label_names)
+    module = _LiteServing(packer, model, saved.label_names)
     serve = module.serve_pairs if saved.text_pairs else module.serve
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
         [serve.get_concrete_function()], module
@@ -280,6 +289,7 @@ def export_tflite(
         "labels": saved.label_names,
         "quantize": quantize,
         "seq_length": packer.seq_length,
+        **{option: getattr(model, option) for option in long_texts.OPTIONS},
         "text_pairs": saved.text_pairs,
         "source": {k: saved.info.get(k) for k in ("preset", "strategy", "pooling", "precision")},
         "source_dir": str(model_dir),

@@ -8,23 +8,25 @@ cuts and pads the ids. Everything after that is builtin TFLite ops on dense
 tensors: no ragged packing op (`RoundRobinTrim`, `CombineSegments`) is needed,
 so a LiteRT runtime without tensorflow-text's packing kernels still runs it.
 
-- `packer(text)` packs `[CLS] text [SEP]`, each batch padded to its longest text
-  and cut at `seq_length` tokens, like the SavedModel's `bert_pack_inputs`.
+- `packer(text)` packs `[CLS] text [SEP]`, each batch padded to its longest row,
+  with `bertkit.text.long_texts.LongTexts` (the code the SavedModel runs): head, tail
+  or head+tail truncation, or chunks (several rows per text).
 - `packer(text_a, text_b)` packs `[CLS] A [SEP] B [SEP]` (`input_type_ids` 1 on
   B and the last [SEP]). A pair longer than `seq_length - 3` wordpieces is cut as
   `tensorflow_text.RoundRobinTrimmer` does (the TF-Hub preprocessor's
   truncator): the slots go to A, B, A, B... while each has tokens left, so a
   segment shorter than half the budget stays whole and the longer one loses its end.
 
-Both return `(inputs, truncated)`: the three encoder inputs (int32) and a bool
-per row, true when wordpieces were cut. `check_tokenizer_parity` compares a
+Both return `(inputs, text_index, truncated)`: the three encoder inputs (int32,
+one row per text or chunk), the text of each row, and a bool per text (pair),
+true when wordpieces were cut. `check_tokenizer_parity` compares a
 packer with the SavedModel's preprocessor on probe texts and pairs before an
 export is written.
 
 Examples:
 >>> from bertkit.model import classifier
 >>> model = classifier.build_classifier("tiny_random_en_uncased", 2, "freeze", seq_length=8)
->>> inputs, truncated = packer_for(model)(tf.constant(["a b c d e f g"]))
+>>> inputs, text_index, truncated = packer_for(model)(tf.constant(["a b c d e f g"]))
 >>> inputs["input_word_ids"].shape.as_list(), truncated.numpy().tolist()
 ([1, 8], [True])
 """
@@ -35,6 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 from bertkit import names
+from bertkit.text import long_texts
 
 # Texts both tokenizers see before an export: accents, case, punctuation, digits, CJK,
 # emoji, a long word, an empty string and a text longer than any seq_length.
@@ -61,9 +64,11 @@ class Packer(tf.Module):
         special: dict. Preprocessor special ids (`start_of_sequence_id`,
             `end_of_segment_id`, `padding_id`).
         seq_length: int. Tokens per row, [CLS] and [SEP] included.
+        long: optional `long_texts.LongTexts`. How single texts longer than a row
+            are cut or chunked (default: the first `seq_length - 2` wordpieces).
     """
 
-    def __init__(self, vocab, lower_case: bool, special: dict, seq_length: int):
+    def __init__(self, vocab, lower_case: bool, special: dict, seq_length: int, long=None):
         super().__init__()
         import tensorflow_text as tf_text
 
@@ -77,12 +82,15 @@ class Packer(tf.Module):
         self.lower_case = bool(lower_case)
         self.special = {k: int(v) for k, v in special.items()}
         self.seq_length = int(seq_length)
+        self.long = long or long_texts.LongTexts(self.seq_length)
 
     def __call__(self, text, text_b=None):
-        """Returns `(inputs, truncated)` for `text`, or for the pairs `(text, text_b)`."""
+        """Returns `(inputs, text_index, truncated)` for `text`, or for the pairs `(text, text_b)`."""
         if text_b is None:
-            return self._single(text)
-        return self._pair(text, text_b)
+            tokens = self.tokenizer.tokenize(text)
+            return self.long.rows(tokens.flat_values, tokens.row_splits, self.special)
+        inputs, truncated = self._pair(text, text_b)
+        return inputs, tf.range(tf.shape(text)[0]), truncated
 
     def _dense(self, text, budget: int):
         """Wordpiece ids padded to `[batch, budget]`, their kept lengths and full counts."""
@@ -96,24 +104,6 @@ class Packer(tf.Module):
         positions = tf.range(tf.shape(ids)[1])[None, :]
         mask = positions < length[:, None]
         return tf.where(mask, ids, self.special["padding_id"]), tf.cast(mask, tf.int32), positions
-
-    def _single(self, text):
-        budget = self.seq_length - 2  # [CLS] and [SEP]
-        body, count = self._dense(text, budget)
-        length = tf.minimum(count, budget)
-        longest = tf.reduce_max(tf.concat([length, [0]], 0))
-        batch = tf.shape(text)[0]
-        cls = tf.fill([batch, 1], self.special["start_of_sequence_id"])
-        ids = tf.concat([cls, body[:, :longest], tf.zeros([batch, 1], tf.int32)], axis=1)
-        positions = tf.range(longest + 2)[None, :]
-        ids = tf.where(positions == length[:, None] + 1, self.special["end_of_segment_id"], ids)
-        ids, mask, _ = self._assemble(ids, length + 2)
-        inputs = {
-            names.INPUT_WORD_IDS: ids,
-            names.INPUT_MASK: mask,
-            names.INPUT_TYPE_IDS: tf.zeros_like(ids),
-        }
-        return inputs, count > budget
 
     def _pair(self, text_a, text_b):
         budget = self.seq_length - 3  # [CLS] and two [SEP]
@@ -158,6 +148,7 @@ def packer_for(model) -> Packer:
         True if lower is None else lower,
         bk_hub.preprocessor_special_tokens(preprocessor),
         text_to_inputs.seq_length,
+        text_to_inputs.long_texts,
     )
 
 
@@ -174,7 +165,9 @@ def check_tokenizer_parity(packer: Packer, preprocessor, text_pairs: bool = Fals
     tokenize = getattr(preprocessor, names.TOKENIZE)
     segments = [list(s) for s in zip(*PROBE_PAIRS, strict=True)] if text_pairs else [PROBE_TEXTS]
     segments = [tf.constant(list(s)) for s in segments]
-    ours, _ = packer(*segments)
+    # The tokenizer and head truncation: what bert_pack_inputs computes, one row per text.
+    plain = Packer(packer.vocab, packer.lower_case, packer.special, packer.seq_length)
+    ours, _, _ = plain(*segments)
     theirs = getattr(preprocessor, names.BERT_PACK_INPUTS)(
         [tokenize(s) for s in segments], seq_length=tf.constant(packer.seq_length)
     )

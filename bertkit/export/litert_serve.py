@@ -21,9 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bertkit import export
+from bertkit.export import saved_classifier
 from bertkit.export.litert import SIDECAR_SUFFIX, SIGNATURE, SUFFIX, quiet_native_logs, sidecar_path
 from bertkit.text.labels import read_class_names
+from bertkit.text.text_pairs import as_pairs, check_texts
 
 
 def _interpreter(path: Path):
@@ -41,7 +42,7 @@ def _as_bytes(texts) -> np.ndarray:
     return np.array([t if isinstance(t, bytes) else t.encode() for t in texts], dtype=object)
 
 
-class LiteClassifier(export.SavedClassifier):
+class LiteClassifier(saved_classifier.SavedClassifier):
     """A classifier loaded from a `.tflite` export: the interface of `SavedClassifier`.
 
     Attributes:
@@ -49,7 +50,7 @@ class LiteClassifier(export.SavedClassifier):
         label_names: list of str. Class names in id order (from the sidecar).
         info: dict. The sidecar (`labels`, `quantize`, `seq_length`, `text_pairs`, `source`).
         text_pairs: bool. A sentence-pair model: call it with `(text_a, text_b)` tuples or a
-            `bertkit.text.inputs.TextPairs`, as a pair `SavedClassifier`.
+            `bertkit.text.text_pairs.TextPairs`, as a pair `SavedClassifier`.
         last_num_truncated: int. Texts longer than `seq_length` in the last `predict_proba`.
     """
 
@@ -63,7 +64,7 @@ class LiteClassifier(export.SavedClassifier):
                 f"its {SIDECAR_SUFFIX} sidecar beside it). Received: {str(path)!r}. Write both "
                 "with `bertkit export --model MODEL_DIR --format tflite`."
             )
-        self.info = export._read_json(side, side.name)
+        self.info = saved_classifier._read_json(side, side.name)
         labels = read_class_names(
             self.info.get("labels") if isinstance(self.info, dict) else None,
             f"The sidecar's 'labels' ({str(side)!r})",
@@ -104,12 +105,11 @@ class LiteClassifier(export.SavedClassifier):
 
     def __call__(self, texts) -> dict[str, np.ndarray]:
         """Runs the model on a list of strings (pairs for a pair model); the SavedModel's keys plus `truncated`."""
-        from bertkit.text import inputs as bk_inputs
 
         self._check_input_kind(texts)
         if self.text_pairs:
-            return self._run(list(bk_inputs.as_pairs(texts)))
-        return self._run(bk_inputs.check_texts(texts))
+            return self._run(list(as_pairs(texts)))
+        return self._run(check_texts(texts))
 
     def _predict_batch(self, batch: list) -> tuple[np.ndarray, int]:
         out = self._run(batch)
@@ -126,7 +126,7 @@ def load_model(path: str | os.PathLike, trust_model: bool = False):
 
     Args:
         path: path. A `.tflite` file (with its sidecar) or a model directory.
-        trust_model: bool. For a SavedModel: see `export.load_model`. A `.tflite` needs no
+        trust_model: bool. For a SavedModel: see `saved_classifier.load_model`. A `.tflite` needs no
             trust scan: its interpreter runs builtin TFLite ops and only the tensorflow-text
             tokenizer ops as custom ops, none of which reads files or the network.
 
@@ -136,4 +136,4 @@ def load_model(path: str | os.PathLike, trust_model: bool = False):
     """
     if Path(path).suffix == SUFFIX:
         return load_tflite(path)
-    return export.load_model(path, trust_model=trust_model)
+    return saved_classifier.load_model(path, trust_model=trust_model)

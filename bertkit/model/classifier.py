@@ -1,11 +1,12 @@
 """Build a Keras text classifier: raw strings -> preprocessor -> encoder -> pooling -> dropout -> logits.
 
-Three fine-tuning strategies, one validated argument:
+Four fine-tuning strategies, one validated argument:
 
 - `"freeze"`: the encoder is a fixed feature extractor; only the head trains.
 - `"partial"`: the top `unfreeze_top` transformer layers (and the pooler, when
   `pooling="pooled"`) train; embeddings and lower layers stay frozen.
 - `"full"`: every encoder weight the chosen pooling uses trains.
+- `"contrastive"`: few-shot (`bertkit.train.contrastive`): the whole encoder trains on pairs.
 
 `trainable_filter` names the encoder variables a strategy trains (by the
 variable names every TF-Hub BERT uses); the layers that apply it, pool and
@@ -24,8 +25,10 @@ TensorShape([1, 3])
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
+import types
 from collections.abc import Callable
 
 import tensorflow as tf
@@ -34,18 +37,24 @@ import tf_keras
 
 from bertkit import names
 from bertkit.model import precision as bk_precision
-from bertkit.model.layers import MaskedMeanPooling, SubsetTrainableKerasLayer, TextToEncoderInputs
+from bertkit.model.layers import (
+    ChunkMeanPooling,
+    MaskedMeanPooling,
+    SubsetTrainableKerasLayer,
+    TextToEncoderInputs,
+)
 from bertkit.presets import DEFAULT_PRESET
 from bertkit.presets import hub as bk_hub
+from bertkit.text import long_texts
 
-STRATEGIES = ("freeze", "partial", "full")
+STRATEGIES = ("freeze", "partial", "full", "contrastive")
 POOLINGS = ("mean", "pooled")
 DEFAULT_SEQ_LENGTH = 128
 _LAYER_RE = re.compile(r"(?:^|/)layer_(\d+)/")
 _POOLER_PREFIX = "pooler_transform/"
-_POSITION_TABLE_RE = re.compile(r"(?:^|/)position_embedding/embeddings(?::\d+)?$")
 _CONFIG_FIELDS = ("preset", "num_classes", "strategy", "unfreeze_top", "pooling", "dropout")
-_CONFIG_FIELDS += ("seq_length", "preprocessor", "precision", "text_pairs", "name")
+_CONFIG_FIELDS += ("seq_length", "preprocessor", "precision", "text_pairs", "truncation")
+_CONFIG_FIELDS += ("head_tokens", "chunks", "chunk_overlap", "name")
 _TEXT_INPUTS = {False: ("text",), True: ("text_a", "text_b")}  # by text_pairs
 
 
@@ -86,16 +95,14 @@ def trainable_filter(
     (True, False)
     """
     validate_strategy(strategy, num_layers, unfreeze_top)
-    first_trainable = {"freeze": num_layers, "partial": num_layers - unfreeze_top, "full": 0}[
-        strategy
-    ]
+    first_trainable = {"freeze": num_layers, "partial": num_layers - unfreeze_top}.get(strategy, 0)
 
     def is_trainable(name: str) -> bool:
         if _POOLER_PREFIX in name:
             return pooling == "pooled" and strategy != "freeze"
         index = transformer_layer_index(name)
         if index is None:  # embeddings and their layer norm
-            return strategy == "full"
+            return strategy in ("full", "contrastive")
         return index >= first_trainable
 
     return is_trainable
@@ -123,62 +130,13 @@ def validate_strategy(strategy: str, num_layers: int | None = None, unfreeze_top
             )
 
 
-def position_table_size(variables) -> int | None:
-    """Rows of the encoder's position-embedding table (its longest input), or None if not found.
-
-    Every TF-Hub BERT names it `.../position_embedding/embeddings` (shape
-    `[max_position_embeddings, hidden]`).
-
-    Args:
-        variables: list of tf.Variable. The encoder SavedModel's variables.
-    """
-    for variable in variables:
-        if _POSITION_TABLE_RE.search(variable.name) and len(variable.shape) == 2:
-            return int(variable.shape[0])
-    return None
-
-
-def validate_seq_length(
-    seq_length, text_pairs: bool = False, max_positions: int | None = None
-) -> None:
-    """Raises ValueError for a seq_length that cannot work (before any data or model work).
-
-    Args:
-        seq_length: int. Tokens per text, [CLS] and [SEP] included.
-        text_pairs: bool. Whether the model packs two texts (3 special tokens).
-        max_positions: optional int. The encoder's position-table rows (`position_table_size`).
-
-    Examples:
-    >>> validate_seq_length(128, max_positions=512)
-    >>> validate_seq_length(1000, max_positions=512)
-    Traceback (most recent call last):
-    ...
-    ValueError: seq_length is longer than the encoder's position table. Received: seq_length=1000, the encoder has 512 positions. Pass seq_length <= 512 (--seq-length on the command line); longer texts are truncated.
-    """
-    if not isinstance(seq_length, int) or isinstance(seq_length, bool):
-        raise ValueError(
-            f"seq_length must be an integer. Received: seq_length={seq_length!r}. Try 128."
-        )
-    least, layout = (5, "[CLS] A [SEP] B [SEP]") if text_pairs else (3, "[CLS] text [SEP]")
-    if seq_length < least:
-        raise ValueError(
-            f"seq_length is too short: {layout} needs at least {least} tokens. Received: "
-            f"seq_length={seq_length}. Pass seq_length >= {least}; 128 suits most texts."
-        )
-    if max_positions is not None and seq_length > max_positions:
-        raise ValueError(
-            "seq_length is longer than the encoder's position table. Received: "
-            f"seq_length={seq_length}, the encoder has {max_positions} positions. Pass "
-            f"seq_length <= {max_positions} (--seq-length on the command line); longer texts "
-            "are truncated."
-        )
-
-
 def _encoder_inputs() -> dict:
     return {n: tf_keras.Input(shape=(None,), dtype=tf.int32, name=n) for n in names.ENCODER_INPUTS}
 
 
-def _check_arguments(num_classes, pooling, dropout, seq_length, text_pairs, strategy, unfreeze_top):
+def _check_arguments(
+    num_classes, strategy, unfreeze_top, pooling, dropout, seq_length, precision, text_pairs, **long
+) -> None:
     """Raises for arguments that cannot work, before any SavedModel is loaded."""
     if not isinstance(num_classes, int) or num_classes < 2:
         raise ValueError(
@@ -191,8 +149,15 @@ def _check_arguments(num_classes, pooling, dropout, seq_length, text_pairs, stra
         )
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1). Received: dropout={dropout}.")
-    validate_seq_length(seq_length, text_pairs)
+    long_texts.validate_seq_length(seq_length, text_pairs)
+    long_texts.validate(seq_length, **long, text_pairs=text_pairs)
     validate_strategy(strategy, None, unfreeze_top)
+    if strategy == "contrastive" and text_pairs:  # it compares embeddings of single texts
+        raise ValueError(
+            "strategy='contrastive' cannot train a sentence-pair model. Received: "
+            "text_pairs=True. Use strategy='full' for sentence pairs."
+        )
+    bk_precision.validate(precision)
 
 
 @tf_keras.saving.register_keras_serializable(package="bertkit")
@@ -206,11 +171,11 @@ class TextClassifier(tf_keras.Model):
     pooling: float32 features), `head` (dropout + logits on the features),
     `text_to_inputs` (`bertkit.model.layers.TextToEncoderInputs`), `num_layers`, and the
     arguments: `preset`, `num_classes`, `strategy`, `pooling`, `dropout`,
-    `seq_length`, `preprocessor`, `text_pairs`, `precision` as resolved (never
+    `seq_length`, `preprocessor`, `text_pairs`, `truncation`, `head_tokens`,
+    `chunks`, `chunk_overlap`, `precision` as resolved (never
     `"auto"`) and `unfreeze_top` as the transformer layers that train (0 for
-    `"freeze"`, `num_layers` for `"full"`). `get_config()` returns the arguments,
-    so `from_config` builds an equal model (with a new head: copy weights with
-    `set_weights`).
+    `"freeze"`, `num_layers` for `"full"` and `"contrastive"`). `get_config()` returns
+    the arguments, so `from_config` builds an equal model (new head: copy weights).
 
     Examples:
     >>> model = build_classifier("tiny_random_en_uncased", 2, "partial", unfreeze_top=1)
@@ -220,48 +185,53 @@ class TextClassifier(tf_keras.Model):
     True
     """
 
-    def __init__(
-        self,
-        preset: str | os.PathLike = DEFAULT_PRESET,
-        num_classes: int = 2,
-        strategy: str = "full",
-        unfreeze_top: int = 2,
-        pooling: str = "mean",
-        dropout: float = 0.1,
-        seq_length: int = DEFAULT_SEQ_LENGTH,
-        preprocessor: str | os.PathLike | None = None,
-        precision: str = "auto",
-        text_pairs: bool = False,
-        name: str | None = None,
-    ):
+    def __init__(self, *args, name: str | None = None, **kwargs):
+        # The arguments are declared once, on build_classifier: bound here with its defaults.
+        bound = inspect.signature(build_classifier).bind(*args, **kwargs)
+        bound.apply_defaults()
+        a = types.SimpleNamespace(**bound.arguments)
+        long = {k: bound.arguments[k] for k in long_texts.OPTIONS}
         _check_arguments(
-            num_classes, pooling, dropout, seq_length, text_pairs, strategy, unfreeze_top
+            a.num_classes,
+            a.strategy,
+            a.unfreeze_top,
+            a.pooling,
+            a.dropout,
+            a.seq_length,
+            a.precision,
+            a.text_pairs,
+            **long,
         )
-        bk_precision.validate(precision)
 
         encoder_dir, precision = bk_precision.select_encoder(
-            bk_hub.resolve(preset, names.ENCODER_DIR), precision
+            bk_hub.resolve(a.preset, names.ENCODER_DIR), a.precision
         )
         preprocessor_dir = bk_hub.resolve(
-            preprocessor if preprocessor is not None else preset, names.PREPROCESSOR_DIR
+            a.preprocessor if a.preprocessor is not None else a.preset, names.PREPROCESSOR_DIR
         )
         encoder_obj = bk_hub.load_saved_model(encoder_dir)  # loaded once, wrapped below
         num_layers = count_transformer_layers(encoder_obj.variables)
-        validate_seq_length(seq_length, text_pairs, position_table_size(encoder_obj.variables))
-        validate_strategy(strategy, num_layers, unfreeze_top)
-        if strategy == "freeze":
+        long_texts.validate_seq_length(
+            a.seq_length, a.text_pairs, long_texts.position_table_size(encoder_obj.variables)
+        )
+        validate_strategy(a.strategy, num_layers, a.unfreeze_top)
+        if a.strategy == "freeze":
             encoder = hub.KerasLayer(encoder_obj, trainable=False, name="encoder")
         else:
-            fn = trainable_filter(strategy, num_layers, unfreeze_top, pooling)
+            fn = trainable_filter(a.strategy, num_layers, a.unfreeze_top, a.pooling)
             encoder = SubsetTrainableKerasLayer(encoder_obj, fn, name="encoder")
         text_to_inputs = TextToEncoderInputs(
-            str(preprocessor_dir), seq_length, 2 if text_pairs else 1, name="preprocessor"
+            str(preprocessor_dir),
+            a.seq_length,
+            2 if a.text_pairs else 1,
+            **long,
+            name="preprocessor",
         )
         bk_hub.check_match(text_to_inputs.preprocessor, encoder_obj)
 
         token_inputs = _encoder_inputs()
         outputs = encoder(token_inputs)
-        if pooling == "mean":
+        if a.pooling == "mean":
             features = MaskedMeanPooling(name="mean_pooling")(
                 outputs[names.SEQUENCE_OUTPUT], token_inputs[names.INPUT_MASK]
             )
@@ -273,9 +243,9 @@ class TextClassifier(tf_keras.Model):
         feature_model = tf_keras.Model(token_inputs, features, name="features")
 
         head_input = tf_keras.Input(shape=(features.shape[-1],), dtype=tf.float32, name="features")
-        x = tf_keras.layers.Dropout(dropout, name="classifier_dropout")(head_input)
+        x = tf_keras.layers.Dropout(a.dropout, name="classifier_dropout")(head_input)
         logits = tf_keras.layers.Dense(
-            num_classes,
+            a.num_classes,
             kernel_initializer=tf_keras.initializers.TruncatedNormal(stddev=0.02),
             name="logits",
             dtype="float32",
@@ -286,30 +256,36 @@ class TextClassifier(tf_keras.Model):
             token_inputs, head(feature_model(token_inputs)), name="bert_classifier_tokens"
         )
         texts = [
-            tf_keras.Input(shape=(), dtype=tf.string, name=n) for n in _TEXT_INPUTS[text_pairs]
+            tf_keras.Input(shape=(), dtype=tf.string, name=n) for n in _TEXT_INPUTS[a.text_pairs]
         ]
-        text_input = texts if text_pairs else texts[0]
+        text_input = texts if a.text_pairs else texts[0]
+        if a.chunks == 1:
+            outputs = token_model(text_to_inputs(text_input))
+        else:  # a text's chunks are rows: their features are averaged before the head
+            rows, text_index = text_to_inputs(text_input, with_text_index=True)
+            pooled = ChunkMeanPooling(name="chunk_mean")(
+                feature_model(rows), text_index, text_input
+            )
+            outputs = head(pooled)
         super().__init__(
             inputs=text_input,
-            outputs=token_model(text_to_inputs(text_input)),
-            name=name or ("bert_pair_classifier" if text_pairs else "bert_classifier"),
+            outputs=outputs,
+            name=name or ("bert_pair_classifier" if a.text_pairs else "bert_classifier"),
         )
         # Tracked sub-models: exported SavedModels keep them (bertkit.export.litert reads them back).
         self.token_model = token_model
         self.feature_model = feature_model
         self.head = head
         self.text_to_inputs = text_to_inputs
-        self.preset = os.fspath(preset)
-        self.num_classes = num_classes
-        self.strategy = strategy
+        for field in _CONFIG_FIELDS[:-1]:  # the arguments (name: Keras keeps it), then resolved
+            setattr(self, field, bound.arguments[field])
+        self.preset = os.fspath(a.preset)
         self.num_layers = num_layers
-        self.unfreeze_top = {"freeze": 0, "partial": unfreeze_top, "full": num_layers}[strategy]
-        self.pooling = pooling
-        self.dropout = float(dropout)
-        self.seq_length = seq_length
-        self.preprocessor = None if preprocessor is None else os.fspath(preprocessor)
+        self.unfreeze_top = {"freeze": 0, "partial": a.unfreeze_top}.get(a.strategy, num_layers)
+        self.dropout = float(a.dropout)
+        self.preprocessor = None if a.preprocessor is None else os.fspath(a.preprocessor)
         self.precision = precision
-        self.text_pairs = bool(text_pairs)
+        self.text_pairs = bool(a.text_pairs)
 
     def get_config(self) -> dict:
         """The arguments that build this model (`from_config` passes them to `__init__`)."""
@@ -347,13 +323,17 @@ def build_classifier(
     preprocessor: str | os.PathLike | None = None,
     precision: str = "auto",
     text_pairs: bool = False,
+    truncation: str = "head",
+    head_tokens: int | None = None,
+    chunks: int = 1,
+    chunk_overlap: int = 0,
 ) -> TextClassifier:
     """Builds a classifier on raw strings with the chosen fine-tuning strategy.
 
     Args:
         preset: str. Preset name, encoder URL or directory.
         num_classes: int. Number of classes (>= 2; binary tasks use 2 logits).
-        strategy: str. `"freeze"`, `"partial"` or `"full"`.
+        strategy: str. `"freeze"`, `"partial"`, `"full"` or `"contrastive"`.
         unfreeze_top: int. Top transformer layers to train when `strategy="partial"`.
         pooling: str. `"mean"` (masked mean of `sequence_output`, how
             all-MiniLM-L6-v2 was trained) or `"pooled"` (the [CLS] pooler).
@@ -368,6 +348,15 @@ def build_classifier(
             `[CLS] A [SEP] B [SEP]` with segment ids 0 and 1 (see
             `TextToEncoderInputs`). `seq_length` then counts both texts and 3
             special tokens.
+        truncation: str. Which wordpieces of a text longer than `seq_length - 2`
+            are kept: `"head"` (the first), `"tail"` (the last) or `"head_tail"`
+            (see `bertkit.text.long_texts`).
+        head_tokens: optional int. With `"head_tail"`: wordpieces kept from the head
+            (default: a quarter of those kept).
+        chunks: int. Up to this many windows of `seq_length - 2` wordpieces per
+            text, each encoded as its own row; their features are averaged before
+            the head (1: no chunking; at most `long_texts.MAX_CHUNKS`).
+        chunk_overlap: int. Wordpieces each window shares with the previous one.
 
     Returns:
         A `TextClassifier` (its docstring lists the fields) from `[batch]` strings
@@ -379,6 +368,17 @@ def build_classifier(
     TensorShape([1, 2])
     """
     return TextClassifier(**locals())  # every argument above, by name
+
+
+# help(TextClassifier) and editors show the arguments it binds: build_classifier's, and name.
+TextClassifier.__init__.__signature__ = inspect.signature(build_classifier).replace(
+    parameters=[
+        inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        *inspect.signature(build_classifier).parameters.values(),
+        inspect.Parameter("name", inspect.Parameter.KEYWORD_ONLY, default=None),
+    ],
+    return_annotation=None,
+)
 
 
 def count_parameters(model: tf_keras.Model) -> dict[str, int]:
@@ -393,7 +393,5 @@ def count_parameters(model: tf_keras.Model) -> dict[str, int]:
     def total(weights):
         return int(sum(int(tf.size(w)) for w in weights))
 
-    return {
-        "trainable": total(model.trainable_weights),
-        "frozen": total(model.non_trainable_weights),
-    }
+    trainable, frozen = model.trainable_weights, model.non_trainable_weights
+    return {"trainable": total(trainable), "frozen": total(frozen)}

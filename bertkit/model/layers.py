@@ -4,6 +4,8 @@
   preset's TF-Hub preprocessor (tokenize + `bert_pack_inputs`) at any length.
 - `SubsetTrainableKerasLayer`: a TF-Hub encoder of which only chosen variables train.
 - `MaskedMeanPooling`: the mean of `sequence_output` over real tokens.
+- `ChunkMeanPooling`: the mean of the features of each text's chunks
+  (`bertkit.text.long_texts`).
 
 TF-Hub SavedModels are opaque: `hub.KerasLayer(trainable=True)` exposes all
 of their variables at once (google-research/bert #637). `SubsetTrainableKerasLayer`
@@ -27,6 +29,7 @@ import tf_keras
 
 from bertkit import names
 from bertkit.presets import hub as bk_hub
+from bertkit.text import long_texts
 
 
 class SubsetTrainableKerasLayer(hub.KerasLayer):
@@ -67,6 +70,21 @@ class MaskedMeanPooling(tf_keras.layers.Layer):
         return total / count
 
 
+class ChunkMeanPooling(tf_keras.layers.Layer):
+    """Features of a text's chunks (rows) averaged: `[rows, hidden]` -> `[texts, hidden]`.
+
+    Called on `(features, text_index, texts)`; `texts` (the model's string input)
+    only gives the number of texts.
+
+    Examples:
+    >>> ChunkMeanPooling()(tf.constant([[1.0], [3.0]]), tf.constant([0, 0]), tf.constant(["a"])).numpy()
+    array([[2.]], dtype=float32)
+    """
+
+    def call(self, features, text_index, texts):
+        return long_texts.mean_by_text(features, text_index, tf.shape(texts)[0])
+
+
 class TextToEncoderInputs(tf_keras.layers.Layer):
     """Raw strings -> encoder inputs of length `seq_length` (tokenize + bert_pack_inputs).
 
@@ -81,6 +99,12 @@ class TextToEncoderInputs(tf_keras.layers.Layer):
     `seq_length - 3` wordpiece slots one at a time to A, B, A, B... while each
     still has tokens left: a segment shorter than half the budget is kept whole,
     and the longer segment loses its end first.
+
+    Single texts are packed by `bertkit.text.long_texts.LongTexts` (the same ops the
+    LiteRT export runs): with the defaults exactly as `bert_pack_inputs` packs
+    them (the first `seq_length - 2` wordpieces); `truncation`, `head_tokens`,
+    `chunks` and `chunk_overlap` are its arguments. With `chunks > 1` a text may
+    give several rows: `encode` returns which text each row belongs to.
     """
 
     def __init__(
@@ -88,6 +112,10 @@ class TextToEncoderInputs(tf_keras.layers.Layer):
         preprocessor_dir: str,
         seq_length: int,
         num_segments: int = 1,
+        truncation: str = "head",
+        head_tokens: int | None = None,
+        chunks: int = 1,
+        chunk_overlap: int = 0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -99,8 +127,15 @@ class TextToEncoderInputs(tf_keras.layers.Layer):
         self.preprocessor_dir = str(preprocessor_dir)
         self.seq_length = int(seq_length)
         self.num_segments = int(num_segments)
+        long_texts.validate(
+            seq_length, truncation, head_tokens, chunks, chunk_overlap, num_segments == 2
+        )
+        self.long_texts = long_texts.LongTexts(
+            self.seq_length, truncation, head_tokens, chunks, chunk_overlap
+        )
         preprocessor = bk_hub.load_saved_model(self.preprocessor_dir)
         self.preprocessor = preprocessor
+        self.special = bk_hub.preprocessor_special_tokens(preprocessor)
         self.tokenize = hub.KerasLayer(getattr(preprocessor, names.TOKENIZE), name="tokenize")
         self.pack = hub.KerasLayer(
             getattr(preprocessor, names.BERT_PACK_INPUTS),
@@ -108,16 +143,37 @@ class TextToEncoderInputs(tf_keras.layers.Layer):
             name="bert_pack_inputs",
         )
 
-    def call(self, texts):
+    def encode(self, texts):
+        """`(inputs, text_index, truncated)`: rows of width `seq_length`, the text of each row,
+        and per text (or pair) whether wordpieces were dropped."""
         if self.num_segments == 2:
-            texts_a, texts_b = texts
-            return self.pack([self.tokenize(texts_a), self.tokenize(texts_b)])
-        return self.pack([self.tokenize(texts)])
+            tokens_a, tokens_b = self.tokenize(texts[0]), self.tokenize(texts[1])
+            wordpieces = (
+                tokens_a.merge_dims(-2, -1).row_lengths()
+                + tokens_b.merge_dims(-2, -1).row_lengths()
+            )
+            # [CLS] and two [SEP] take three of the seq_length positions.
+            truncated = wordpieces > self.seq_length - 3
+            text_index = tf.range(tf.shape(texts[0])[0])
+            return self.pack([tokens_a, tokens_b]), text_index, truncated
+        tokens = self.tokenize(texts).merge_dims(-2, -1)
+        return self.long_texts.rows(
+            tokens.flat_values, tokens.row_splits, self.special, self.seq_length
+        )
+
+    def call(self, texts, with_text_index: bool = False):
+        inputs, text_index, _ = self.encode(texts)
+        return (inputs, text_index) if with_text_index else inputs
 
     def get_config(self):
+        long = self.long_texts
         return {
             **super().get_config(),
             "preprocessor_dir": self.preprocessor_dir,
             "seq_length": self.seq_length,
             "num_segments": self.num_segments,
+            "truncation": long.truncation,
+            "head_tokens": long.head_tokens,
+            "chunks": long.chunks,
+            "chunk_overlap": long.chunk_overlap,
         }

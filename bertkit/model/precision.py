@@ -51,8 +51,7 @@ def validate(precision: str) -> None:
     """Raises ValueError unless `precision` is one of `PRECISIONS`."""
     if precision not in PRECISIONS:
         raise ValueError(
-            f"Unknown precision. Received: precision={precision!r}. "
-            f"Use one of {list(PRECISIONS)}."
+            f"Unknown precision. Received: precision={precision!r}. Use one of {list(PRECISIONS)}."
         )
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from bertkit.model import classifier
 from bertkit.train import finetune, preflight, training_loop
+from bertkit.train.config import TrainConfig
 
 
 def nested_subsets(labels, fractions: Sequence[float], seed: int = 0) -> dict[float, np.ndarray]:
@@ -77,7 +78,7 @@ def fit_head(
     features,
     labels,
     validation: tuple | None = None,
-    config: finetune.TrainConfig | None = None,
+    config: TrainConfig | None = None,
     verbose: int = 0,
     callbacks: list | None = None,
 ) -> finetune.FitResult:
@@ -109,7 +110,7 @@ def fit_head(
     >>> import bertkit
     >>> model = bertkit.build_classifier("tiny_random_en_uncased", 2, "freeze")
     >>> feats = finetune.compute_features(model, bertkit.text.inputs.encode_texts(model, ["good", "bad"]))
-    >>> result = fit_head(model, feats, [1, 0], config=finetune.TrainConfig(epochs=3))
+    >>> result = fit_head(model, feats, [1, 0], config=TrainConfig(epochs=3))
     >>> len(result.history.history["loss"]), result.num_train_steps
     (3, 3)
     """
@@ -119,7 +120,7 @@ def fit_head(
             f"strategy={model.strategy!r}. Build the model with "
             "strategy='freeze', or use finetune.fit to train encoder weights."
         )
-    config = config or finetune.TrainConfig.for_strategy("freeze")
+    config = config or TrainConfig.for_strategy("freeze")
     config.validate()
     features, labels = _check_features(model, features, labels, "Training")
     class_weight = (

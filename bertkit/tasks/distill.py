@@ -52,6 +52,7 @@ from bertkit.tasks.distill_loss import (
 )
 from bertkit.text import inputs
 from bertkit.train import finetune, preflight, training_loop
+from bertkit.train.config import TrainConfig
 
 
 def pack_targets(labels, teacher_logits) -> np.ndarray:
@@ -116,7 +117,7 @@ def distill(
     validation: tuple | None = None,
     temperature: float = DEFAULT_TEMPERATURE,
     alpha: float = DEFAULT_ALPHA,
-    config: finetune.TrainConfig | None = None,
+    config: TrainConfig | None = None,
     verbose: int = 0,
     callbacks: list | None = None,
 ) -> DistillResult:
@@ -157,7 +158,7 @@ def distill(
             "teacher_logits=None. Pass `teacher` or `teacher_logits`, or alpha=0 to train on "
             "hard labels only."
         )
-    config = config or finetune.TrainConfig()
+    config = config or TrainConfig()
     config.validate()
     num_classes = int(student.output_shape[-1])
     train_texts, labels = preflight.check_examples(student, train_texts, train_labels)

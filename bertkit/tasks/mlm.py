@@ -46,7 +46,9 @@ from bertkit.presets import converter
 from bertkit.tasks.masking import MASKED_LM_POSITIONS, mlm_dataset
 from bertkit.tasks.mlm_model import MLMHead, MLMModel
 from bertkit.text import inputs
+from bertkit.text.text_pairs import check_texts
 from bertkit.train import finetune, preflight, training_loop
+from bertkit.train.config import TrainConfig
 
 HEAD_LEARNING_RATE = 1e-3
 ENCODER_LEARNING_RATE = 5e-5
@@ -88,7 +90,7 @@ def train_mlm(
         learning_rate: optional float. Peak rate; defaults to 1e-3 for the head
             alone and 5e-5 when the encoder trains too.
         batch_size: int. Texts per step.
-        warmup_fraction, weight_decay: float. As `bertkit.train.finetune.TrainConfig`.
+        warmup_fraction, weight_decay: float. As `bertkit.TrainConfig`.
         mask_rounds: int. Masked copies of the texts for head-only training.
         seed: int. Seeds shuffling, masks and dropout.
         verbose: int. Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
@@ -96,7 +98,7 @@ def train_mlm(
     Returns:
         dict: `loss` and `masked_accuracy`, one value per epoch.
     """
-    texts = inputs.check_texts(texts)  # one string is not a corpus of characters
+    texts = check_texts(texts)  # one string is not a corpus of characters
     if not texts:
         raise ValueError("train_mlm needs texts. Received: an empty list. Pass domain texts.")
     if learning_rate is None:
@@ -106,7 +108,7 @@ def train_mlm(
         "learning_rate",
         f"Try {ENCODER_LEARNING_RATE} with the encoder, {HEAD_LEARNING_RATE} for the head alone.",
     )
-    config = finetune.TrainConfig(
+    config = TrainConfig(
         epochs=epochs,
         batch_size=batch_size if train_encoder else batch_size * 16,
         learning_rate=learning_rate,

@@ -26,7 +26,7 @@ import re
 
 import numpy as np
 
-from bertkit.text.inputs import TextPairs
+from bertkit.text.text_pairs import TextPairs
 
 IS_NEXT, NOT_NEXT = 1, 0
 LABEL_NAMES = ["NotNext", "IsNext"]  # index = label id
@@ -91,7 +91,7 @@ def nsp_pairs(documents_or_sentences, seed: int = 0) -> tuple[TextPairs, np.ndar
         seed: int. Fixes the shuffle and the random sentences.
 
     Returns:
-        `(pairs, labels)`: a `bertkit.text.inputs.TextPairs` and int32 labels, in shuffled order.
+        `(pairs, labels)`: a `bertkit.text.text_pairs.TextPairs` and int32 labels, in shuffled order.
 
     Examples:
     >>> docs = [["a b.", "c d.", "e f."], ["g h.", "i j."]]

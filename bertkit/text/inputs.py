@@ -24,26 +24,50 @@ import tensorflow as tf
 from bertkit import names
 from bertkit.model import classifier
 from bertkit.model.layers import TextToEncoderInputs
+from bertkit.text.text_pairs import TextPairs, check_model_texts, check_texts
 
 
 @dataclasses.dataclass
 class EncodedTexts:
     """Texts tokenized once: padded ids plus the real length of each row.
 
+    A text is one row, unless its model splits long texts into chunks
+    (`build_classifier(..., chunks=N)`, see `bertkit.text.long_texts`): then its rows
+    follow each other and `text_index` says which text each row belongs to.
+
     Args:
-        word_ids: np.ndarray. int32 `[n, seq_length]` token ids ([CLS] ... [SEP] [PAD]...).
-        type_ids: np.ndarray. int32 `[n, seq_length]` segment ids.
-        lengths: np.ndarray. int32 `[n]` number of real tokens per row.
-        num_truncated: int. Texts longer than `seq_length` that were cut.
+        word_ids: np.ndarray. int32 `[rows, seq_length]` token ids ([CLS] ... [SEP] [PAD]...).
+        type_ids: np.ndarray. int32 `[rows, seq_length]` segment ids.
+        lengths: np.ndarray. int32 `[rows]` number of real tokens per row.
+        num_truncated: int. Texts whose wordpieces did not all fit (some were dropped).
+        text_index: optional np.ndarray. int32 `[rows]`, ascending: the text of each
+            row (None: row i is text i).
+
+    Examples:
+    >>> encoded = EncodedTexts(np.zeros((3, 4), np.int32), np.zeros((3, 4), np.int32),
+    ...                        np.array([4, 4, 2], np.int32), text_index=np.array([0, 0, 1]))
+    >>> encoded.num_texts, encoded.take([1]).lengths.tolist(), encoded.by_row([7, 9]).tolist()
+    (2, [2], [7, 7, 9])
     """
 
     word_ids: np.ndarray
     type_ids: np.ndarray
     lengths: np.ndarray
     num_truncated: int = 0
+    text_index: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.text_index is None:
+            self.text_index = np.arange(len(self.lengths), dtype=np.int32)
+        self.text_index = np.asarray(self.text_index, np.int32)
 
     def __len__(self) -> int:
         return len(self.lengths)
+
+    @property
+    def num_texts(self) -> int:
+        """Texts encoded (every text has at least one row)."""
+        return int(self.text_index[-1]) + 1 if len(self.text_index) else 0
 
     @property
     def seq_length(self) -> int:
@@ -53,178 +77,35 @@ class EncodedTexts:
         """Total non-padding tokens (what the model actually has to read)."""
         return int(self.lengths.sum())
 
+    def by_row(self, values) -> np.ndarray:
+        """Per-text `values` (e.g. labels) repeated for each row of the text."""
+        return np.asarray(values)[self.text_index]
+
     def take(self, indices) -> EncodedTexts:
-        """Rows `indices` as a new `EncodedTexts`."""
-        idx = np.asarray(indices)
-        return EncodedTexts(self.word_ids[idx], self.type_ids[idx], self.lengths[idx], 0)
-
-
-def check_texts(texts) -> list:
-    """`texts` as a list, or TypeError naming the positions of entries that are not strings.
-
-    Examples:
-    >>> check_texts(("a", "b"))
-    ['a', 'b']
-    """
-    if isinstance(texts, str | bytes):
-        raise TypeError(
-            f"texts must be a list of strings, not one string. Received: {texts!r:.80}. "
-            f"Pass a list: [{texts!r:.60}]."
+        """Texts `indices` (all their rows, in that order) as a new `EncodedTexts`."""
+        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
+        starts = np.searchsorted(self.text_index, idx, side="left")
+        ends = np.searchsorted(self.text_index, idx, side="right")
+        rows = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends, strict=True)] or [[]])
+        rows = rows.astype(np.int64)
+        text_index = np.repeat(np.arange(len(idx), dtype=np.int32), ends - starts)
+        return EncodedTexts(
+            self.word_ids[rows], self.type_ids[rows], self.lengths[rows], 0, text_index
         )
-    texts = list(texts)
-    bad = [i for i, text in enumerate(texts) if not isinstance(text, str | bytes)]
-    if bad:
-        first = texts[bad[0]]
-        shown = ", ".join(map(str, bad[:10])) + (
-            f" and {len(bad) - 10} more" if len(bad) > 10 else ""
-        )
-        raise TypeError(
-            f"Every text must be a string. Received: {first!r:.80} of type {type(first).__name__} "
-            f"at position{'s' if len(bad) > 1 else ''} {shown} (counting from 0). Drop or fill in "
-            'missing texts first, e.g. load them with bertkit.text.data.load(..., on_bad_text="drop").'
-        )
-    return texts
 
 
 def encode_texts(model, texts, batch_size: int = 256) -> EncodedTexts:
     """Tokenizes `texts` with a classifier's preprocessor (`model.text_to_inputs`), once.
+
+    Long texts are truncated, or split into chunks, as the model's
+    `truncation` and `chunks` say (`bertkit.text.long_texts`).
 
     Args:
         model: a model from `build_classifier` (or its `TextToEncoderInputs` layer).
         texts: list of str.
         batch_size: int. Texts tokenized per call.
     """
-    text_to_inputs = _text_to_inputs(model)
-    texts = check_texts(texts)
-    seq_length = text_to_inputs.seq_length
-    tokenize_fn = _cached_function(
-        text_to_inputs,
-        "_bertkit_encode_fn",
-        lambda x: _encode_batch(text_to_inputs, x, seq_length),
-        TEXT_SIGNATURE,
-    )
-    word_ids, type_ids, lengths, truncated = [], [], [], 0
-    for start in range(0, len(texts), batch_size):
-        chunk = tf.constant(texts[start : start + batch_size], dtype=tf.string)
-        ids, types, mask, n_trunc = tokenize_fn(chunk)
-        word_ids.append(ids.numpy())
-        type_ids.append(types.numpy())
-        lengths.append(mask.numpy().sum(axis=1).astype(np.int32))
-        truncated += int(n_trunc)
-    if not texts:
-        empty = np.zeros((0, seq_length), np.int32)
-        return EncodedTexts(empty, empty.copy(), np.zeros((0,), np.int32), 0)
-    return EncodedTexts(
-        np.concatenate(word_ids), np.concatenate(type_ids), np.concatenate(lengths), truncated
-    )
-
-
-@dataclasses.dataclass
-class TextPairs:
-    """Sentence pairs for a pair classifier (`build_classifier(..., text_pairs=True)`).
-
-    Iterating yields `(a, b)` tuples; `len` is the number of pairs.
-
-    Args:
-        texts_a: list of str. First segments (input_type_ids 0).
-        texts_b: list of str. Second segments (input_type_ids 1).
-
-    Examples:
-    >>> pairs = TextPairs(["is it raining?"], ["yes, take an umbrella"])
-    >>> len(pairs), list(pairs)[0][1]
-    (1, 'yes, take an umbrella')
-    """
-
-    texts_a: list
-    texts_b: list
-
-    def __post_init__(self):
-        self.texts_a = check_texts(self.texts_a)
-        self.texts_b = check_texts(self.texts_b)
-        if len(self.texts_a) != len(self.texts_b):
-            raise ValueError(
-                "texts_a and texts_b must have one entry per pair. Received: "
-                f"{len(self.texts_a)} texts_a and {len(self.texts_b)} texts_b. Pass lists of "
-                "the same length (pair i is (texts_a[i], texts_b[i]))."
-            )
-
-    def __len__(self) -> int:
-        return len(self.texts_a)
-
-    def __iter__(self):
-        return iter(zip(self.texts_a, self.texts_b, strict=True))
-
-    def take(self, indices) -> TextPairs:
-        """Pairs `indices` as a new `TextPairs`."""
-        return TextPairs([self.texts_a[i] for i in indices], [self.texts_b[i] for i in indices])
-
-
-def is_pairs(texts) -> bool:
-    """Whether `texts` holds sentence pairs: a `TextPairs`, or a list of `(a, b)` tuples.
-
-    Examples:
-    >>> is_pairs([("a", "b")]), is_pairs(["a b"]), is_pairs([["a"]]), is_pairs(TextPairs([], []))
-    (True, False, False, True)
-    """
-    if isinstance(texts, TextPairs):
-        return True
-    if isinstance(texts, np.ndarray):
-        return texts.ndim == 2 and texts.shape[1] == 2
-    if hasattr(texts, "iloc"):  # a pandas Series: look at its first row, whatever its index
-        return len(texts) > 0 and _is_pair(texts.iloc[0])
-    if isinstance(texts, list | tuple):
-        return len(texts) > 0 and _is_pair(texts[0])
-    return False
-
-
-def _is_pair(row) -> bool:
-    return isinstance(row, tuple | list) and len(row) == 2 and all(isinstance(t, str) for t in row)
-
-
-def as_pairs(texts) -> TextPairs:
-    """`texts` (a `TextPairs` or a list of `(a, b)` tuples) as a `TextPairs`.
-
-    Examples:
-    >>> as_pairs([("a", "b"), ("c", "d")]).texts_b
-    ['b', 'd']
-    """
-    if isinstance(texts, TextPairs):
-        return texts
-    rows = [tuple(row) if isinstance(row, np.ndarray) else row for row in texts]
-    bad = [i for i, row in enumerate(rows) if not (isinstance(row, tuple | list) and len(row) == 2)]
-    if bad:
-        raise ValueError(
-            "Every sentence pair must be a (text_a, text_b) tuple. Received: "
-            f"{rows[bad[0]]!r:.80} at position {bad[0]} (counting from 0). Pass a list of "
-            "2-tuples, or bertkit.text.inputs.TextPairs(texts_a, texts_b)."
-        )
-    return TextPairs([row[0] for row in rows], [row[1] for row in rows])
-
-
-def check_model_texts(model, texts):
-    """`texts` in the form `model` takes: a `TextPairs` for a pair model, else a list of str.
-
-    Raises a clear error when a single-text model gets pairs or a pair model
-    gets single texts. `model` is a `TextClassifier`, or a `preflight.PlannedModel`
-    before it is built (`encode_for_model` and `preflight.check_examples` check which).
-    """
-    pair_model = model.text_pairs
-    if pair_model and not is_pairs(texts):
-        if hasattr(texts, "__len__") and len(texts) == 0:
-            return TextPairs([], [])
-        shown = texts if isinstance(texts, str | bytes) else list(texts)[:1]
-        raise ValueError(
-            "This model classifies sentence pairs, but got single texts. Received: "
-            f"{shown!r:.80}. Pass a list of (text_a, text_b) tuples or "
-            "bertkit.text.inputs.TextPairs(texts_a, texts_b)."
-        )
-    if not pair_model and is_pairs(texts):
-        raise ValueError(
-            "This model classifies single texts, but got sentence pairs. Received: "
-            f"{list(texts)[:1]!r:.80}. Pass a list of strings, or build the model with "
-            "build_classifier(..., text_pairs=True)."
-        )
-    return as_pairs(texts) if pair_model else check_texts(texts)
+    return _encode(_text_to_inputs(model), [check_texts(texts)], batch_size)
 
 
 def encode_pairs(model, texts_a, texts_b, batch_size: int = 256) -> EncodedTexts:
@@ -254,27 +135,33 @@ def encode_pairs(model, texts_a, texts_b, batch_size: int = 256) -> EncodedTexts
             "(num_segments=1). Build it with build_classifier(..., text_pairs=True), or use "
             "encode_texts for single texts."
         )
-    seq_length = text_to_inputs.seq_length
-    tokenize_fn = _cached_function(
+    return _encode(text_to_inputs, [pairs.texts_a, pairs.texts_b], batch_size)
+
+
+def _encode(text_to_inputs, segments: list[list], batch_size: int) -> EncodedTexts:
+    """Tokenizes one list of texts (or two, for pairs) in batches with one traced function."""
+    encode_fn = _cached_function(
         text_to_inputs,
-        "_bertkit_encode_pairs_fn",
-        lambda a, b: _encode_pair_batch(text_to_inputs, a, b, seq_length),
-        PAIR_SIGNATURE,
+        f"_bertkit_encode_fn_{len(segments)}",
+        lambda *texts: _encode_batch(text_to_inputs, texts),
+        [tf.TensorSpec([None], tf.string)] * len(segments),
     )
-    word_ids, type_ids, lengths, truncated = [], [], [], 0
-    for start in range(0, len(pairs), batch_size):
-        chunk_a = tf.constant(pairs.texts_a[start : start + batch_size], dtype=tf.string)
-        chunk_b = tf.constant(pairs.texts_b[start : start + batch_size], dtype=tf.string)
-        ids, types, mask, n_trunc = tokenize_fn(chunk_a, chunk_b)
+    word_ids, type_ids, lengths, text_index, truncated = [], [], [], [], 0
+    for start in range(0, len(segments[0]), batch_size):
+        batch = [tf.constant(s[start : start + batch_size], dtype=tf.string) for s in segments]
+        ids, types, mask, rows_text, n_trunc = encode_fn(*batch)
         word_ids.append(ids.numpy())
         type_ids.append(types.numpy())
         lengths.append(mask.numpy().sum(axis=1).astype(np.int32))
+        text_index.append(rows_text.numpy() + start)
         truncated += int(n_trunc)
-    if not len(pairs):
-        empty = np.zeros((0, seq_length), np.int32)
+    if not word_ids:
+        empty = np.zeros((0, text_to_inputs.seq_length), np.int32)
         return EncodedTexts(empty, empty.copy(), np.zeros((0,), np.int32), 0)
     return EncodedTexts(
-        np.concatenate(word_ids), np.concatenate(type_ids), np.concatenate(lengths), truncated
+        *(np.concatenate(x) for x in (word_ids, type_ids, lengths)),
+        truncated,
+        np.concatenate(text_index),
     )
 
 
@@ -299,8 +186,6 @@ XLA_LENGTH_MULTIPLE = 32
 # smaller activations stay in the caches); 16 is as fast as 32.
 PREDICT_BATCH_SIZE = 32
 
-TEXT_SIGNATURE = [tf.TensorSpec([None], tf.string)]
-PAIR_SIGNATURE = [tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.string)]
 TOKENS_SIGNATURE = [{name: tf.TensorSpec([None, None], tf.int32) for name in names.ENCODER_INPUTS}]
 
 
@@ -320,32 +205,14 @@ def _cached_function(owner, attribute: str, python_function, input_signature):
     return fn
 
 
-def _encode_batch(text_to_inputs, texts, seq_length):
-    tokens = text_to_inputs.tokenize(texts)
-    wordpieces = tokens.merge_dims(-2, -1).row_lengths()
-    packed = text_to_inputs.pack([tokens])
-    truncated = tf.reduce_sum(tf.cast(wordpieces > seq_length - 2, tf.int32))
+def _encode_batch(text_to_inputs, texts):
+    inputs, text_index, truncated = text_to_inputs.encode(texts if len(texts) == 2 else texts[0])
     return (
-        packed[names.INPUT_WORD_IDS],
-        packed[names.INPUT_TYPE_IDS],
-        packed[names.INPUT_MASK],
-        truncated,
-    )
-
-
-def _encode_pair_batch(text_to_inputs, texts_a, texts_b, seq_length):
-    tokens_a = text_to_inputs.tokenize(texts_a)
-    tokens_b = text_to_inputs.tokenize(texts_b)
-    wordpieces = (
-        tokens_a.merge_dims(-2, -1).row_lengths() + tokens_b.merge_dims(-2, -1).row_lengths()
-    )
-    packed = text_to_inputs.pack([tokens_a, tokens_b])
-    truncated = tf.reduce_sum(tf.cast(wordpieces > seq_length - 3, tf.int32))
-    return (
-        packed[names.INPUT_WORD_IDS],
-        packed[names.INPUT_TYPE_IDS],
-        packed[names.INPUT_MASK],
-        truncated,
+        inputs[names.INPUT_WORD_IDS],
+        inputs[names.INPUT_TYPE_IDS],
+        inputs[names.INPUT_MASK],
+        text_index,
+        tf.reduce_sum(tf.cast(truncated, tf.int32)),
     )
 
 

@@ -10,7 +10,7 @@ global batch across the replicas and all-reduces the gradients:
     strategy = distribute.make_strategy("mirrored")
     with strategy.scope():
         model = bertkit.build_classifier(preset, num_classes, "full")
-    finetune.fit(model, texts, labels, config=finetune.TrainConfig(batch_size=32))
+    finetune.fit(model, texts, labels, config=bertkit.TrainConfig(batch_size=32))
 
 `TrainConfig.batch_size` is the *global* batch: each of the
 `strategy.num_replicas_in_sync` replicas computes on

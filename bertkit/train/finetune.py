@@ -8,7 +8,8 @@ linearly to zero; early stopping, checkpoints, loss scaling and micro-batches.
 `fit` tokenizes once (`bertkit.text.inputs`), trains on dynamically padded
 batches, and for `strategy="freeze"` takes the fast path: the frozen encoder
 is a fixed function in inference mode, so its features are computed once and
-only the head trains on them.
+only the head trains on them. `strategy="contrastive"` first trains the encoder
+on sentence pairs (`bertkit.train.contrastive`), then takes the same fast path.
 
 Examples:
 >>> model = build_classifier("tiny_random_en_uncased", num_classes=2, strategy="freeze")  # doctest: +SKIP
@@ -24,8 +25,9 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from bertkit.text import inputs
-from bertkit.train import accumulation, checkpoints, preflight, training_loop
+from bertkit.text import inputs, long_texts
+from bertkit.train import checkpoints, contrastive, preflight, training_loop
+from bertkit.train.config import CONTRASTIVE_HEAD, TrainConfig
 
 # The optimizer, the seed and the run's result belong to the training loop; named here
 # too, where fine-tuning code has always found them.
@@ -36,138 +38,6 @@ from bertkit.train.training_loop import (  # noqa: F401
     create_optimizer,
     set_seed,
 )
-
-# Per-strategy defaults, measured on the bundled drug reviews (README "Results").
-STRATEGY_DEFAULTS = {
-    "freeze": dict(epochs=40, learning_rate=3e-3, early_stopping_patience=5),
-    "partial": dict(epochs=4, learning_rate=2e-4),
-    "full": dict(epochs=4, learning_rate=1e-4),
-}
-
-
-@dataclasses.dataclass
-class TrainConfig:
-    """Hyperparameters of `fit`. The defaults are what learned on the bundled drug reviews.
-
-    Args:
-        epochs: int. Passes over the training data.
-        batch_size: int. Examples per step.
-        learning_rate: float. Peak learning rate (after warmup).
-        warmup_fraction: float. Share of steps with linearly rising learning rate.
-        weight_decay: float. AdamW decay (not applied to LayerNorm and bias).
-        class_weight: str or None. `"balanced"` weighs classes by inverse frequency.
-        early_stopping_patience: int or None. Epochs without validation improvement
-            before stopping (restores the best weights); None disables it.
-        bucket: bool. Batch examples of similar length together.
-        shuffle: bool. Reshuffle the training data every epoch.
-        cache_features: bool. With strategy "freeze", compute the frozen encoder's
-            features once and train the head on them (same result, much faster).
-        seed: int. Seeds shuffling, dropout and initialisation. Call `set_seed(seed)`
-            before `build_classifier` so the head's initial weights are seeded too.
-        deterministic: bool. Turn on TensorFlow's op determinism (process-wide), so the
-            same seed gives bit-identical training on CPU (see `set_seed`).
-        jit_compile: bool. Compile the training step with XLA. Batch lengths are then
-            rounded up to multiples of `inputs.XLA_LENGTH_MULTIPLE` to bound recompiles.
-        micro_batch_size: int or None. Compute each batch in micro-batches of this
-            many examples and sum their gradients before the one optimizer step
-            (`bertkit.train.accumulation`): the same update as the whole batch with the
-            activation memory of a micro-batch, somewhat slower. The out-of-memory
-            remedy that keeps `batch_size` (and so the learning rate) unchanged.
-            None trains on whole batches. A memory setting only: checkpoints of a
-            run resume under any `micro_batch_size`.
-    """
-
-    epochs: int = 4
-    batch_size: int = 16
-    learning_rate: float = 1e-4
-    warmup_fraction: float = 0.1
-    weight_decay: float = 0.01
-    class_weight: str | None = "balanced"
-    early_stopping_patience: int | None = 2
-    bucket: bool = True
-    shuffle: bool = True
-    cache_features: bool = True
-    seed: int = 0
-    deterministic: bool = False
-    jit_compile: bool = False
-    micro_batch_size: int | None = None
-
-    @classmethod
-    def for_strategy(cls, strategy: str, early_stopping: bool = True, **overrides) -> TrainConfig:
-        """The defaults for a fine-tuning strategy, with `overrides` (None values ignored).
-
-        Training only the head (`"freeze"`) on cached features costs next to nothing
-        per epoch and tolerates a much larger learning rate, so it gets more epochs.
-        Because None means "the default" here, turn early stopping off with
-        `early_stopping=False` (it sets `early_stopping_patience=None`).
-
-        Examples:
-        >>> TrainConfig.for_strategy("freeze").epochs, TrainConfig.for_strategy("full").epochs
-        (40, 4)
-        >>> TrainConfig.for_strategy("full", early_stopping=False).early_stopping_patience is None
-        True
-        """
-        if strategy not in STRATEGY_DEFAULTS:
-            raise ValueError(
-                f"Unknown fine-tuning strategy. Received: strategy={strategy!r}. "
-                f"Use one of {sorted(STRATEGY_DEFAULTS)}."
-            )
-        values = {
-            **STRATEGY_DEFAULTS[strategy],
-            **{k: v for k, v in overrides.items() if v is not None},
-        }
-        if not early_stopping:
-            if overrides.get("early_stopping_patience") is not None:
-                raise ValueError(
-                    "early_stopping=False contradicts early_stopping_patience="
-                    f"{overrides['early_stopping_patience']!r}. Pass only one of them."
-                )
-            values["early_stopping_patience"] = None
-        return cls(**values)
-
-    def validate(self) -> None:
-        """Raises ValueError on values that cannot train (before any model or data work)."""
-        for field, hint in (("batch_size", " Try 16 or 32."), ("epochs", " Try 3 or 4.")):
-            value = getattr(self, field)
-            if not _is_int(value) or value <= 0:
-                raise ValueError(
-                    f"{field} must be a positive integer. Received: {field}={value!r}.{hint}"
-                )
-        preflight.check_finite_number(
-            self.learning_rate, "learning_rate", "BERT fine-tuning uses 3e-5 to 3e-4."
-        )
-        preflight.check_finite_number(
-            self.weight_decay, "weight_decay", "BERT uses 0.01; 0 turns decay off.", positive=False
-        )
-        if not (isinstance(self.warmup_fraction, int | float) and 0 <= self.warmup_fraction < 1):
-            raise ValueError(
-                f"warmup_fraction must be in [0, 1). Received: {self.warmup_fraction!r}. "
-                "BERT uses 0.1."
-            )
-        patience = self.early_stopping_patience
-        if patience is not None and (not _is_int(patience) or patience < 0):
-            raise ValueError(
-                "early_stopping_patience must be an integer >= 0 or None. Received: "
-                f"early_stopping_patience={patience!r}. Try 2, or None to turn it off."
-            )
-        if not _is_int(self.seed):
-            raise ValueError(f"seed must be an integer. Received: seed={self.seed!r}. Try 0.")
-        accumulation.check_micro_batch_size(self.micro_batch_size, self.batch_size)
-        if self.micro_batch_size is not None and self.jit_compile:
-            raise ValueError(
-                "micro_batch_size does not work with jit_compile=True: XLA cannot compile "
-                "the loop over micro-batches of varying size. Received: "
-                f"micro_batch_size={self.micro_batch_size}, jit_compile=True. Drop one of them."
-            )
-        if self.class_weight not in (None, "balanced"):
-            raise ValueError(
-                f"class_weight must be 'balanced' or None. Received: {self.class_weight!r}."
-            )
-
-
-def _is_int(value) -> bool:
-    """Whether `value` is an integer (numpy integers too), not a bool."""
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 def balanced_class_weights(label_ids, num_classes: int) -> dict[int, float]:
@@ -195,9 +65,17 @@ def loss():
 
 
 def compute_features(
-    model, encoded: inputs.EncodedTexts, batch_size: int = inputs.PREDICT_BATCH_SIZE
+    model,
+    encoded: inputs.EncodedTexts,
+    batch_size: int = inputs.PREDICT_BATCH_SIZE,
+    by_text: bool = True,
 ) -> np.ndarray:
-    """Pooled encoder features of every example, in inference mode (the freeze fast path)."""
+    """Pooled encoder features of every example, in inference mode (the freeze fast path).
+
+    With `by_text` (the default) one row per text: the mean over its chunks for a
+    model with `chunks > 1`, as prediction computes it (`bertkit.text.long_texts`);
+    otherwise one row per chunk (what training on chunks uses).
+    """
     ds = inputs.make_dataset(encoded, batch_size=batch_size)
     feature_fn = inputs._cached_function(
         model,
@@ -205,11 +83,19 @@ def compute_features(
         lambda x: model.feature_model(x, training=False),
         inputs.TOKENS_SIGNATURE,
     )
-    return (
+    features = (
         np.concatenate([feature_fn(batch).numpy() for batch in ds])
         if len(encoded)
         else np.zeros((0, model.feature_model.output_shape[-1]), np.float32)
     )
+    return _by_text(features, encoded) if by_text else features
+
+
+def _by_text(rows: np.ndarray, encoded: inputs.EncodedTexts) -> np.ndarray:
+    """Per-row values averaged over each text's chunks (unchanged when every text is one row)."""
+    if encoded.num_texts == len(encoded):
+        return rows
+    return long_texts.mean_by_text(rows, encoded.text_index, encoded.num_texts).numpy()
 
 
 def fit(
@@ -230,14 +116,22 @@ def fit(
     validation loss, also when no early stop happened and all `config.epochs` ran
     (Keras's `restore_best_weights`); its last epoch's weights are discarded then.
 
+    A `strategy="contrastive"` model trains in two phases (`bertkit.train.contrastive`):
+    `config` sets the pair phase (`epochs`, `learning_rate`, `batch_size`,
+    `pair_iterations`, `pairs_per_example`; checkpoints in `checkpoint_dir/pairs`),
+    then the head trains on the tuned encoder's cached features with
+    `CONTRASTIVE_HEAD`'s epochs and learning rate. Validation, early stopping,
+    `callbacks` and the returned history belong to the head phase.
+
     Args:
         model: tf_keras.Model. From `bertkit.build_classifier`.
         train_texts: list of str; for a pair model (`text_pairs=True`) a list of
-            `(text_a, text_b)` tuples or a `bertkit.text.inputs.TextPairs`.
+            `(text_a, text_b)` tuples or a `bertkit.text.text_pairs.TextPairs`.
         train_labels: array-like of int. Class ids in `[0, num_classes)`.
         validation: optional `(texts, label_ids)` (texts as in `train_texts`). For
             early stopping and curves.
-        config: TrainConfig. Hyperparameters (defaults when None).
+        config: TrainConfig. Hyperparameters (when None: `TrainConfig()`, or for a
+            contrastive model `TrainConfig.for_strategy("contrastive")`).
         checkpoint_dir: optional path. Model, optimizer and progress are saved there
             after every epoch (`bertkit.train.checkpoints`, written atomically).
         verbose: int. Keras verbosity (0 silent, 1 progress bar, 2 one line per epoch).
@@ -255,42 +149,54 @@ def fit(
         bertkit.train.preflight.NonFiniteLossError: the loss became NaN or infinite; training
             stops at that batch and no checkpoint of the diverged weights is written.
     """
-    config = config or TrainConfig()
+    pairs_first = getattr(model, "strategy", None) == "contrastive"
+    if config is None:
+        config = TrainConfig.for_strategy("contrastive") if pairs_first else TrainConfig()
     config.validate()
     train_texts, labels = preflight.check_examples(model, train_texts, train_labels)
+    if pairs_first:
+        contrastive.check_pair_labels(labels)
+        contrastive.check_config(config)
     if validation is not None:
         val_texts, val_labels = preflight.check_examples(
             model, *preflight.split_validation(validation), name="Validation"
         )
     num_classes = int(model.output_shape[-1])
     encoded = inputs.encode_for_model(model, train_texts)
+    row_labels = encoded.by_row(labels)  # each chunk of a long text is an example with its label
     class_weight = balanced_class_weights(labels, num_classes) if config.class_weight else None
     val_data = None
     if validation is not None:
         val_encoded = inputs.encode_for_model(model, val_texts)
 
-    cached = model.strategy == "freeze" and config.cache_features
+    if pairs_first:  # the encoder learns from sentence pairs, then the head as for "freeze"
+        digest = checkpoints.texts_digest(train_texts, labels)
+        contrastive.train_on_pairs(
+            model, encoded, labels, config, checkpoint_dir, digest, verbose, resume
+        )
+        config = dataclasses.replace(config, **CONTRASTIVE_HEAD)
+    cached = pairs_first or (model.strategy == "freeze" and config.cache_features)
     if cached:
         trained = model.head
-        features = compute_features(model, encoded)
+        features = compute_features(model, encoded, by_text=False)
         if validation is not None:
             val_data = feature_dataset(compute_features(model, val_encoded), val_labels, 64, None)
     else:
         trained = model.token_model
         if validation is not None:
             val_data = inputs.make_dataset(
-                val_encoded, val_labels, batch_size=inputs.PREDICT_BATCH_SIZE
+                val_encoded, val_encoded.by_row(val_labels), batch_size=inputs.PREDICT_BATCH_SIZE
             )
 
     def train_data(initial_epoch: int) -> tf.data.Dataset:
         if cached:
             seed = config.seed if config.shuffle else None
             return feature_dataset(
-                features, labels, config.batch_size, seed, initial_epoch, config.epochs
+                features, row_labels, config.batch_size, seed, initial_epoch, config.epochs
             )
         return inputs.make_dataset(
             encoded,
-            labels,
+            row_labels,
             config.batch_size,
             shuffle=config.shuffle,
             seed=config.seed,
@@ -310,13 +216,14 @@ def fit(
             # micro_batch_size only changes memory, so a run may resume under another.
             config={k: v for k, v in dataclasses.asdict(config).items() if k != "micro_batch_size"},
             model=[model.preset, model.strategy, model.unfreeze_top, model.pooling],
+            long_texts=[getattr(model, option) for option in long_texts.OPTIONS],
             seq_length=model.seq_length,
             trained=[(v.name, v.shape.as_list()) for v in trained.trainable_variables],
         )
     result = training_loop.run(
         trained,
         train_data,
-        len(labels),
+        len(row_labels),
         config,
         loss(),
         metrics=["accuracy"],
@@ -367,4 +274,7 @@ def predict_logits(model, texts, batch_size: int = inputs.PREDICT_BATCH_SIZE) ->
         inputs.TOKENS_SIGNATURE,
     )
     out = [fn(batch).numpy() for batch in ds]
-    return np.concatenate(out) if out else np.zeros((0, int(model.output_shape[-1])), np.float32)
+    if not out:
+        return np.zeros((0, int(model.output_shape[-1])), np.float32)
+    # Chunks: the mean of their logits is the head on their mean features (a linear head).
+    return _by_text(np.concatenate(out), encoded)

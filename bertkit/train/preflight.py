@@ -22,7 +22,7 @@ import numpy as np
 import tf_keras
 
 from bertkit.model import classifier
-from bertkit.text import inputs
+from bertkit.text import text_pairs
 
 _ENCODE_HINT = (
     "Encode class names with bertkit.LabelEncoder: encoder = LabelEncoder.fit(labels); "
@@ -173,7 +173,7 @@ def check_examples(model, texts, labels, name: str = "Training"):
     """
     if not isinstance(model, PlannedModel):
         classifier.check_classifier(model)
-    texts = inputs.check_model_texts(model, texts)
+    texts = text_pairs.check_model_texts(model, texts)
     return texts, check_label_ids(labels, texts, int(model.output_shape[-1]), name)
 
 

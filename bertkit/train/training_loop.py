@@ -5,7 +5,7 @@
 MLM head on cached vectors) only prepare their data; `run` does the rest, in
 one order, so a setting works the same in all of them:
 
-1. validate the `finetune.TrainConfig`, seed Python, NumPy and TensorFlow;
+1. validate the `bertkit.TrainConfig`, seed Python, NumPy and TensorFlow;
 2. with a checkpoint directory, read the progress of an interrupted run
    (`bertkit.train.checkpoints`) and continue after its last completed epoch;
 3. AdamW with linear warmup and decay (`create_optimizer`), wrapped in a
@@ -20,10 +20,11 @@ one order, so a setting works the same in all of them:
 
 Examples:
 >>> from bertkit.train import finetune
+>>> from bertkit.train.config import TrainConfig
 >>> model = tf_keras.Sequential([tf_keras.Input(shape=(3,)), tf_keras.layers.Dense(2)])
 >>> def batches(initial_epoch):
 ...     return tf.data.Dataset.from_tensor_slices((tf.ones([8, 3]), [0, 1] * 4)).batch(4)
->>> config = finetune.TrainConfig(epochs=2, batch_size=4, micro_batch_size=2)
+>>> config = TrainConfig(epochs=2, batch_size=4, micro_batch_size=2)
 >>> result = run(model, batches, 8, config, finetune.loss(), metrics=["accuracy"])
 >>> len(result.history.history["loss"]), result.num_train_steps
 (2, 4)
@@ -190,7 +191,7 @@ def run(
             shuffles are seeded, and after a resume with the first epoch to train.
         num_examples: int. Training examples per epoch (with `config.batch_size`, the
             steps of the learning-rate schedule).
-        config: finetune.TrainConfig. Epochs, batch size, optimizer, early stopping,
+        config: bertkit.TrainConfig. Epochs, batch size, optimizer, early stopping,
             seed, `micro_batch_size`, `jit_compile`.
         loss: a Keras loss.
         metrics, weighted_metrics: optional lists. As Keras `compile`.

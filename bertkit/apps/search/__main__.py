@@ -13,7 +13,7 @@ import dataclasses
 from bertkit.apps.search.drug_reviews import drug_reviews_split
 from bertkit.apps.search.grid import BERT_README_GRID, METRICS, format_learning_rate, format_results
 from bertkit.apps.search.tuner import grid_search
-from bertkit.train import finetune
+from bertkit.train.config import TrainConfig
 
 
 def build_parser():
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         strategy=args.strategy,
         unfreeze_top=args.unfreeze_top,
         config=dataclasses.replace(
-            finetune.TrainConfig.for_strategy(args.strategy, seed=args.seed),
+            TrainConfig.for_strategy(args.strategy, seed=args.seed),
             early_stopping_patience=None,
         ),
         metric=args.metric,

@@ -52,6 +52,7 @@ from bertkit.apps.search.grid import (
 )
 from bertkit.model.classifier import build_classifier
 from bertkit.train import finetune, preflight
+from bertkit.train.config import TrainConfig
 
 
 def validation_scores(model, texts, label_ids) -> dict[str, float]:
@@ -196,7 +197,7 @@ def grid_search(
     strategy: str = "full",
     unfreeze_top: int = 2,
     classifier_kwargs: Mapping | None = None,
-    config: finetune.TrainConfig | None = None,
+    config: TrainConfig | None = None,
     metric: str = "val_macro_f1",
     project_name: str = "grid_search",
     verbose: int = 0,
@@ -244,7 +245,7 @@ def grid_search(
     )
     if config is None:
         config = dataclasses.replace(
-            finetune.TrainConfig.for_strategy(strategy), early_stopping_patience=None
+            TrainConfig.for_strategy(strategy), early_stopping_patience=None
         )
     for cell in cells:  # fail before any training
         dataclasses.replace(config, **cell).validate()
