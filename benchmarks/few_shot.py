@@ -17,8 +17,10 @@ the test set, the other half the training pool. `drug_reviews`: the 600 / 379
 train / test sample (`bertkit.text.datasets.load_drug_reviews`).
 
 A method is a strategy with optional `TrainConfig` overrides, e.g.
-`contrastive:pair_iterations=10,learning_rate=5e-5` (the variant is its own
-row label). The script prints the command it ran and a table of mean, standard
+`contrastive:pair_iterations=10,learning_rate=5e-5` or
+`full:truncation=head_tail,chunks=2` (model options go to `build_classifier`; the
+variant is its own row label). Each row records the CPU (`cpu`: vendor and best
+vector ISA) and the compute precision, since training time depends on both. The script prints the command it ran and a table of mean, standard
 deviation and runs per dataset, method and size.
 """
 
@@ -38,7 +40,10 @@ from sklearn.model_selection import train_test_split
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "few_shot.csv"
 COLUMNS = ["dataset", "method", "size", "seed", "macro_f1", "accuracy", "n_train", "n_test"]
-COLUMNS += ["train_seconds", "precision"]
+COLUMNS += ["train_seconds", "precision", "cpu"]
+# Method options that build the model (`bertkit.build_classifier`); the others set TrainConfig.
+MODEL_OPTIONS = ("truncation", "head_tokens", "chunks", "chunk_overlap", "seq_length")
+MODEL_OPTIONS += ("unfreeze_top", "pooling")
 
 
 def load_dataset(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -74,14 +79,37 @@ def sample(pool: pd.DataFrame, size: str, seed: int) -> pd.DataFrame:
     return pd.concat(parts)
 
 
-def parse_method(spec: str) -> tuple[str, dict]:
-    """`"contrastive:pair_iterations=10,learning_rate=5e-5"` -> `("contrastive", {...})`."""
+def parse_method(spec: str) -> tuple[str, dict, dict]:
+    """`(strategy, model options, TrainConfig overrides)` of a method such as
+    `"full:truncation=head_tail,learning_rate=5e-5"`.
+
+    >>> parse_method("full:truncation=head_tail,chunks=2,learning_rate=5e-5")
+    ('full', {'truncation': 'head_tail', 'chunks': 2}, {'learning_rate': 5e-05})
+    """
     strategy, _, options = spec.partition(":")
-    overrides = {}
+    model, config = {}, {}
     for item in filter(None, options.split(",")):
-        key, _, value = item.partition("=")
-        overrides[key] = float(value) if any(c in value for c in ".e") else int(value)
-    return strategy, overrides
+        key, _, text = item.partition("=")
+        try:
+            value = int(text)
+        except ValueError:
+            try:
+                value = float(text)
+            except ValueError:
+                value = text
+        (model if key in MODEL_OPTIONS else config)[key] = value
+    return strategy, model, config
+
+
+def cpu_name() -> str:
+    """The CPU's vendor and its fastest vector ISA flag, e.g. `"AMD avx512_bf16"`:
+    training time depends on it (macro-F1 barely does)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from run import cpu_isa
+
+    vendor = "Intel" if "GenuineIntel" in Path("/proc/cpuinfo").read_text() else "AMD"
+    isa = [name for name, present in cpu_isa().items() if present]
+    return f"{vendor} {isa[-1] if isa else 'unknown'}"
 
 
 BASELINES = ("majority", "tfidf")
@@ -112,9 +140,9 @@ def run_one(dataset, spec, size, seed, pool, test, preset) -> dict:
             scores = baselines.tfidf_baseline(*texts, names, class_weight="balanced", seed=seed)
         macro_f1, accuracy = scores["macro_f1"], scores["accuracy"]
     else:
-        strategy, overrides = parse_method(spec)
+        strategy, model_options, overrides = parse_method(spec)
         bertkit.set_seed(seed)
-        model = bertkit.build_classifier(preset, labels.num_classes, strategy)
+        model = bertkit.build_classifier(preset, labels.num_classes, strategy, **model_options)
         precision = model.precision
         config = bertkit.TrainConfig.for_strategy(strategy, seed=seed, **overrides)
         bertkit.fit(model, list(train["text"]), train_y, config=config, verbose=0)
@@ -132,6 +160,7 @@ def run_one(dataset, spec, size, seed, pool, test, preset) -> dict:
         "n_test": len(test),
         "train_seconds": round(time.perf_counter() - start, 1),
         "precision": precision,
+        "cpu": cpu_name(),
     }
 
 

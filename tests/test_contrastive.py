@@ -133,6 +133,32 @@ def test_pair_settings_for_another_strategy_are_refused_by_the_cli(tmp_path, cap
     assert "Pair settings only apply to strategy='contrastive'" in capsys.readouterr().err
 
 
+def test_auto_trains_full_on_more_texts_per_class(tmp_path, monkeypatch):
+    from bertkit.apps import training_job
+
+    rows = [f"text number {i},{'ab'[i % 2]}" for i in range(2 * 19)]  # 17 + 2 validation each
+    (tmp_path / "train.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
+    built = []
+
+    def build(preset, num_classes, strategy, **kwargs):
+        built.append(strategy)
+        raise KeyboardInterrupt  # stop before any training
+
+    monkeypatch.setattr(training_job.classifier, "build_classifier", build)
+    with pytest.raises(KeyboardInterrupt):
+        training_job.train_from_files(tmp_path / "train.csv", tmp_path / "m", verbose=0)
+    assert built == ["full"]
+
+
+def test_auto_trains_full_when_contrastive_cannot_run_with_the_settings():
+    from bertkit.apps import training_job
+
+    settings = dict(micro_batch_size=4)
+    strategy, why = training_job._choose_strategy(["a", "b"] * 4, "none", settings)
+    assert strategy == "full" and why.endswith("trains on whole batches; full instead")
+    assert training_job._choose_strategy(["a", "b"] * 4, "none", {})[0] == "contrastive"
+
+
 # Training.
 
 
@@ -243,16 +269,19 @@ def test_interrupted_run_resumes_after_its_last_round_and_same_seed_repeats_it(
     assert (resumed.argmax(axis=1) == expected.argmax(axis=1)).all()
 
 
-def test_cli_trains_contrastive_and_predicts(tiny_dir, tmp_path, capsys):
+def test_cli_trains_contrastive_by_default_on_few_texts_and_predicts(tiny_dir, tmp_path, capsys):
     rows = [f'"{t}",{"pos" if y else "neg"}' for t, y in zip(TEXTS, LABELS, strict=True)]
     (tmp_path / "train.csv").write_text("text,label\n" + "\n".join(rows * 2) + "\n")
     out = tmp_path / "model"
     args = ["train", "--train", str(tmp_path / "train.csv"), "--preset", presets.TINY_PRESET]
-    args += ["--strategy", "contrastive", "--iterations", "2", "--pairs-per-example", "4"]
+    args += ["--iterations", "2", "--pairs-per-example", "4"]  # --strategy auto, the default
     assert cli.main([*args, "--output", str(out)]) == 0
-    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    printed = capsys.readouterr().out.strip().splitlines()
+    summary = json.loads(printed[-1])
     info = json.loads((out / export.INFO_FILE).read_text())
     assert info["strategy"] == summary["strategy"] == "contrastive"
+    assert summary["strategy_choice"] in printed  # said before training, kept in the summary
+    assert summary["strategy_choice"].startswith("auto: the smallest class (")
     assert (info["config"]["pair_iterations"], info["config"]["pairs_per_example"]) == (2, 4)
     # The export is the raw-string SavedModel of every strategy: predict loads it.
     (tmp_path / "texts.txt").write_text("good movie\nboring\n")

@@ -237,7 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="download again")
     p.set_defaults(func=_cmd_fetch_data)
 
-    from bertkit.train.config import TrainConfig
+    from bertkit.train.config import FEW_SHOT_MAX_PER_CLASS, TrainConfig
 
     defaults = TrainConfig()
     p = sub.add_parser("train", help="fine-tune a classifier and save it")
@@ -250,7 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sep", type=_separator, default=None, help=SEP_HELP)
     p.add_argument("--preset", default=DEFAULT_PRESET, help="preset name, TF-Hub URL or directory")
     p.add_argument(
-        "--strategy", default="full", choices=["freeze", "partial", "full", "contrastive"]
+        "--strategy",
+        default="auto",
+        choices=["auto", "freeze", "partial", "full", "contrastive"],
+        help="auto (default): contrastive when the smallest class has at most "
+        f"{FEW_SHOT_MAX_PER_CLASS} training texts, else full (README, 'Few labelled examples')",
     )
     p.add_argument(
         "--unfreeze-top", type=int, default=2, help="layers trained by --strategy partial"

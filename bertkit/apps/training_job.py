@@ -25,7 +25,7 @@ from bertkit.text import data, inputs, long_texts, splits
 from bertkit.text.labels import LabelEncoder
 from bertkit.train import checkpoints, contrastive, finetune
 from bertkit.train import distribute as bk_distribute
-from bertkit.train.config import TrainConfig
+from bertkit.train.config import TrainConfig, choose_strategy
 
 VALIDATION_FRACTION = 0.1
 
@@ -37,7 +37,7 @@ def train_from_files(
     text_column: str = "text",
     label_column: str = "label",
     preset: str = DEFAULT_PRESET,
-    strategy: str = "full",
+    strategy: str = "auto",
     unfreeze_top: int = 2,
     epochs: int | None = None,
     batch_size: int | None = None,
@@ -65,8 +65,12 @@ def train_from_files(
     """Loads data, fine-tunes, saves the model directory; returns a JSON-able summary.
 
     Without `validation`, a stratified, seeded 10% of `train` is held out for
-    early stopping. `pair_iterations` and `pairs_per_example` set the pairs of
-    `strategy="contrastive"` (`bertkit.train.contrastive`; None: its defaults).
+    early stopping. `strategy="auto"` picks the strategy from the training labels once
+    they are loaded (`bertkit.train.config.choose_strategy`: contrastive for a few texts
+    per class, else full) and the summary's `strategy_choice` says why. `pair_iterations`
+    and `pairs_per_example` set the pairs of `strategy="contrastive"`
+    (`bertkit.train.contrastive`; None: its defaults); under "auto" they apply when it
+    picks contrastive.
 
     Training is resumable: progress is checkpointed after every epoch into
     `checkpoint_dir(output)`; running the same call again after a crash or a
@@ -95,16 +99,17 @@ def train_from_files(
     """
     # Preflight, cheapest first; the model is built (and its position table checked) after
     # the data, and nothing trains before all of it passed.
-    classifier.validate_strategy(strategy, None, unfreeze_top)
+    auto = strategy == "auto"
+    if not auto:
+        classifier.validate_strategy(strategy, None, unfreeze_top)
     long = dict(
         truncation=truncation, head_tokens=head_tokens, chunks=chunks, chunk_overlap=chunk_overlap
     )
     long_texts.validate_seq_length(seq_length)
     long_texts.validate(seq_length, **long)
     pair_settings = dict(pair_iterations=pair_iterations, pairs_per_example=pairs_per_example)
-    contrastive.check_strategy_settings(strategy, pair_settings)
-    config = TrainConfig.for_strategy(
-        strategy,
+    contrastive.check_strategy_settings("contrastive" if auto else strategy, pair_settings)
+    settings = dict(
         epochs=epochs,
         batch_size=batch_size,
         learning_rate=learning_rate,
@@ -113,7 +118,10 @@ def train_from_files(
         micro_batch_size=micro_batch_size,
         **pair_settings,
     )
-    config.validate()
+    # Every strategy this run may train must accept the settings before anything loads.
+    for candidate in ("full", "contrastive") if auto else (strategy,):
+        config = TrainConfig.for_strategy(candidate, **settings)
+        config.validate()
     if strategy == "contrastive":
         contrastive.check_config(config, distribute)  # (micro-batches, replicas, XLA)
     tf_config = bk_distribute.check_training_distribution(
@@ -139,6 +147,12 @@ def train_from_files(
     encoder = LabelEncoder.fit(train_ds.labels)
     y_train = encoder.encode(train_ds.labels)
     y_val = encoder.encode(val_ds.labels)
+    choice = None
+    if auto:
+        strategy, choice = _choose_strategy(train_ds.labels, distribute, settings)
+        config = TrainConfig.for_strategy(strategy, **settings)
+        if verbose:
+            print(choice, flush=True)
     if strategy == "contrastive":  # before the model is built
         contrastive.check_pair_labels(y_train, encoder.classes)
     finetune.set_seed(seed, deterministic)  # before building: seeds the head's initial weights
@@ -172,6 +186,7 @@ def train_from_files(
         "output": str(output) if chief else None,
         "preset": str(preset),
         "strategy": strategy,
+        "strategy_choice": choice,
         "unfreeze_top": model.unfreeze_top,
         "pooling": pooling,
         "seq_length": seq_length,
@@ -235,6 +250,17 @@ def checkpoint_dir(output: str | os.PathLike) -> Path:
     """
     output = Path(output)
     return output.with_name(output.name + ".checkpoints")
+
+
+def _choose_strategy(labels, distribute: str, settings: dict) -> tuple[str, str]:
+    """`choose_strategy`, except that a run contrastive training cannot do trains full."""
+    strategy, reason = choose_strategy(labels)
+    if strategy == "contrastive":
+        try:
+            contrastive.check_config(TrainConfig.for_strategy(strategy, **settings), distribute)
+        except ValueError as error:
+            return "full", f"{reason}, but {str(error).split(':')[0]}; full instead"
+    return strategy, reason
 
 
 def evaluate_files(
