@@ -9,5 +9,5 @@ Examples:
 >>> from bertkit.apps import cli
 >>> args = cli.build_parser().parse_args(["train", "--train", "x.csv", "--output", "runs/m"])
 >>> args.command, args.strategy
-('train', 'full')
+('train', 'auto')
 """
