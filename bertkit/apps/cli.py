@@ -182,9 +182,9 @@ def _add_long_text_arguments(p: argparse.ArgumentParser) -> None:
     """`train`'s options for texts longer than --seq-length (`bertkit.text.long_texts`)."""
     p.add_argument(
         "--truncation",
-        default="head",
+        default="head_tail",
         choices=["head", "tail", "head_tail"],
-        help="wordpieces kept from a long text: the first, the last, or the first "
+        help="wordpieces kept from a long text: the first, the last, or (default) the first "
         "--head-tokens and the last (saved with the model: predict and export follow it)",
     )
     p.add_argument(

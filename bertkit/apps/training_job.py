@@ -57,7 +57,7 @@ def train_from_files(
     devices: int | None = None,
     pair_iterations: int | None = None,
     pairs_per_example: int | None = None,
-    truncation: str = "head",
+    truncation: str = "head_tail",
     head_tokens: int | None = None,
     chunks: int = 1,
     chunk_overlap: int = 0,
@@ -95,7 +95,10 @@ def train_from_files(
 
     `truncation`, `head_tokens`, `chunks` and `chunk_overlap` say what a text longer
     than `seq_length` becomes (`bertkit.text.long_texts`); they are saved with the model,
-    so `evaluate_files`, `predict_lines` and the LiteRT export follow them.
+    so `evaluate_files`, `predict_lines` and the LiteRT export follow them. The default,
+    `"head_tail"` (the first quarter of the kept wordpieces from the head, the rest from
+    the tail, as Sun et al. 2019), beat `"head"` fine-tuning all 600 drug reviews
+    (README, "Few labelled examples"); `build_classifier` keeps `"head"`.
     """
     # Preflight, cheapest first; the model is built (and its position table checked) after
     # the data, and nothing trains before all of it passed.
