@@ -195,7 +195,8 @@ def _build(seed=0):
 
 
 def _train(checkpoint_dir, seed=0):
-    """A deterministic contrastive run on the toy set (6 rounds of 4 pairs per example)."""
+    """`(model, FitResult)` of a deterministic contrastive run on the toy set (6 rounds of
+    4 pairs per example)."""
     model = _build(seed)
     config = bertkit.TrainConfig.for_strategy(
         "contrastive",
@@ -205,8 +206,8 @@ def _train(checkpoint_dir, seed=0):
         seed=seed,
         deterministic=True,
     )
-    bertkit.fit(model, TEXTS, LABELS, config=config, checkpoint_dir=checkpoint_dir, verbose=0)
-    return model
+    result = bertkit.fit(model, TEXTS, LABELS, config=config, checkpoint_dir=checkpoint_dir, verbose=0)
+    return model, result
 
 
 def _pair_history(checkpoint_dir) -> dict:
@@ -223,7 +224,7 @@ def _probabilities(model):
 def uninterrupted(tiny_dir, tmp_path_factory):
     """`(model, pair-phase state)` of an uninterrupted run (its checkpoints stay on disk)."""
     directory = tmp_path_factory.mktemp("uninterrupted")
-    return _train(directory), _pair_history(directory)
+    return _train(directory)[0], _pair_history(directory)
 
 
 def test_pair_phase_lowers_the_loss_and_separates_the_classes(uninterrupted):
@@ -258,8 +259,9 @@ def test_interrupted_run_resumes_after_its_last_round_and_same_seed_repeats_it(
         return runs[-1]
 
     monkeypatch.setattr(training_loop, "run", recording_run)
-    resumed = _train(tmp_path)
+    resumed, result = _train(tmp_path)
     assert [run.initial_epoch for run in runs] == [2, 0]  # pairs resumed, then the head
+    assert result.train_seconds == runs[0].train_seconds + runs[1].train_seconds  # both phases
     assert runs[0].history.history["loss"][:2] == state["history"]["loss"]
     assert len(runs[0].history.history["loss"]) == 6
     # The same model up to the dropout masks of rounds 3 to 6: random-op state is not

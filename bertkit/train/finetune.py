@@ -121,7 +121,8 @@ def fit(
     `pair_iterations`, `pairs_per_example`; checkpoints in `checkpoint_dir/pairs`),
     then the head trains on the tuned encoder's cached features with
     `CONTRASTIVE_HEAD`'s epochs and learning rate. Validation, early stopping,
-    `callbacks` and the returned history belong to the head phase.
+    `callbacks`, the returned history and `epoch_seconds` belong to the head phase;
+    `train_seconds` counts both phases' training.
 
     Args:
         model: tf_keras.Model. From `bertkit.build_classifier`.
@@ -169,11 +170,12 @@ def fit(
     if validation is not None:
         val_encoded = inputs.encode_for_model(model, val_texts)
 
+    pair_seconds = 0.0  # the pair phase's training time, counted in train_seconds
     if pairs_first:  # the encoder learns from sentence pairs, then the head as for "freeze"
         digest = checkpoints.texts_digest(train_texts, labels)
-        contrastive.train_on_pairs(
+        pair_seconds = contrastive.train_on_pairs(
             model, encoded, labels, config, checkpoint_dir, digest, verbose, resume
-        )
+        ).train_seconds
         config = dataclasses.replace(config, **CONTRASTIVE_HEAD)
     cached = pairs_first or (model.strategy == "freeze" and config.cache_features)
     if cached:
@@ -238,7 +240,10 @@ def fit(
         resume=resume,
     )
     return dataclasses.replace(
-        result, real_tokens_per_epoch=encoded.real_tokens(), num_truncated=encoded.num_truncated
+        result,
+        train_seconds=result.train_seconds + pair_seconds,
+        real_tokens_per_epoch=encoded.real_tokens(),
+        num_truncated=encoded.num_truncated,
     )
 
 
