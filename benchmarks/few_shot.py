@@ -20,7 +20,10 @@ A method is a strategy with optional `TrainConfig` overrides, e.g.
 `contrastive:pair_iterations=10,learning_rate=5e-5` or
 `full:truncation=head_tail,chunks=2` (model options go to `build_classifier`; the
 variant is its own row label). Each row records the CPU (`cpu`: vendor and best
-vector ISA) and the compute precision, since training time depends on both. The script prints the command it ran and a table of mean, standard
+vector ISA) and the compute precision, since training time depends on both.
+
+Notebook 12 and the README table show this CSV: after adding rows, re-execute the
+notebook (its stored outputs are checked by nbval) and update the README. The script prints the command it ran and a table of mean, standard
 deviation and runs per dataset, method and size.
 """
 
@@ -190,7 +193,11 @@ def plot(results: pd.DataFrame, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     datasets = list(dict.fromkeys(results["dataset"]))
-    fig, axes = plt.subplots(1, len(datasets), figsize=(4.5 * len(datasets), 3.6), squeeze=False)
+    methods = list(dict.fromkeys(results["method"]))  # one colour per method in every panel
+    fig, axes = plt.subplots(
+        1, len(datasets), figsize=(4.5 * len(datasets) + 2.5, 3.6), squeeze=False,
+        layout="constrained",
+    )
     for ax, dataset in zip(axes[0], datasets, strict=True):
         rows = results[results["dataset"] == dataset]
         sizes = sorted(set(rows["size"]), key=lambda s: (s == "all", int(s) if s != "all" else 0))
@@ -198,14 +205,18 @@ def plot(results: pd.DataFrame, path: Path) -> None:
             stats = group.groupby("size")["macro_f1"].agg(["mean", "std"]).reindex(sizes)
             x = [sizes.index(s) for s in stats.dropna(subset=["mean"]).index]
             stats = stats.dropna(subset=["mean"])
+            colour = f"C{methods.index(method) % 10}"
             ax.errorbar(
-                x, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3, label=method
+                x, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3,
+                label=method, color=colour,
             )
         ax.set_xticks(range(len(sizes)), sizes)
         ax.set(title=dataset, xlabel="training examples per class", ylabel="macro-F1 (test)")
         ax.grid(alpha=0.3)
-    axes[0][-1].legend(fontsize=8)
-    fig.tight_layout()
+    labelled = {}
+    for ax in axes[0]:  # some methods (variants) run on one dataset only
+        labelled.update(zip(*reversed(ax.get_legend_handles_labels()), strict=True))
+    fig.legend(labelled.values(), labelled.keys(), fontsize=8, loc="outside right upper")
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
 

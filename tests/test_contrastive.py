@@ -284,6 +284,7 @@ def test_cli_trains_contrastive_by_default_on_few_texts_and_predicts(tiny_dir, t
     assert info["strategy"] == summary["strategy"] == "contrastive"
     assert summary["strategy_choice"] in printed  # said before training, kept in the summary
     assert summary["strategy_choice"].startswith("auto: the smallest class (")
+    assert info["truncation"] == summary["truncation"] == "head_tail"  # the CLI's default
     assert (info["config"]["pair_iterations"], info["config"]["pairs_per_example"]) == (2, 4)
     # The export is the raw-string SavedModel of every strategy: predict loads it.
     (tmp_path / "texts.txt").write_text("good movie\nboring\n")
