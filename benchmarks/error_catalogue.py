@@ -625,7 +625,7 @@ def chunk_overlap_too_large(ws):
 
 
 def head_tokens_without_head_tail(ws):
-    return _train(ws, ws.good_csv, "--head-tokens", "32")
+    return _train(ws, ws.good_csv, "--truncation", "head", "--head-tokens", "32")
 
 
 def chunks_for_pairs(ws):
@@ -1447,7 +1447,7 @@ CASES = [
     Case(
         "head_tokens_without_head_tail",
         "head_tokens with a truncation other than head_tail",
-        "`bertkit train --head-tokens 32`",
+        "`bertkit train --truncation head --head-tokens 32`",
         head_tokens_without_head_tail,
         r"\[exit 2\]\nerror: head_tokens only applies to truncation='head_tail'",
         r"Received: head_tokens=32, truncation='head'",
