@@ -174,17 +174,20 @@ def choose_strategy(labels) -> tuple[str, str]:
     ('contrastive', "auto: the smallest class ('pos') has 8 training texts, at most 16: contrastive")
     >>> choose_strategy([0] * 40 + [1] * 17)[0]
     'full'
+    >>> choose_strategy(np.array(["a", "b", "b"], dtype=object))  # e.g. a pandas column
+    ('full', "auto: the smallest class ('a') has 1 training text, too few to pair: full")
     """
     names, counts = np.unique(np.asarray(labels), return_counts=True)
     smallest = int(np.argmin(counts))
-    few = 2 <= counts[smallest] <= FEW_SHOT_MAX_PER_CLASS
+    count, name = int(counts[smallest]), names.tolist()[smallest]  # Python values, for repr
+    few = 2 <= count <= FEW_SHOT_MAX_PER_CLASS
     strategy = "contrastive" if few else "full"
     relation = f"at most {FEW_SHOT_MAX_PER_CLASS}" if few else (
-        f"more than {FEW_SHOT_MAX_PER_CLASS}" if counts[smallest] > 1 else "too few to pair"
+        f"more than {FEW_SHOT_MAX_PER_CLASS}" if count > 1 else "too few to pair"
     )
+    texts = "text" if count == 1 else "texts"
     return strategy, (
-        f"auto: the smallest class ({names[smallest].item()!r}) has {counts[smallest]} "
-        f"training texts, {relation}: {strategy}"
+        f"auto: the smallest class ({name!r}) has {count} training {texts}, {relation}: {strategy}"
     )
 
 
