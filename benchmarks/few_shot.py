@@ -22,14 +22,17 @@ A method is a strategy with optional `TrainConfig` overrides, e.g.
 variant is its own row label). Each row records the CPU (`cpu`: vendor and best
 vector ISA) and the compute precision, since training time depends on both.
 
-Notebook 12 and the README table show this CSV: after adding rows, re-execute the
-notebook (its stored outputs are checked by nbval) and update the README. The script prints the command it ran and a table of mean, standard
-deviation and runs per dataset, method and size.
+The script prints the command it ran and a table of mean, standard deviation and
+runs per dataset, method and size. Notebook 12 and the README table show this CSV:
+after adding rows, re-execute the notebook (nbval checks its stored outputs) and update
+the README.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import inspect
 import shlex
 import sys
 import time
@@ -44,9 +47,6 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "few_shot.csv"
 COLUMNS = ["dataset", "method", "size", "seed", "macro_f1", "accuracy", "n_train", "n_test"]
 COLUMNS += ["train_seconds", "precision", "cpu"]
-# Method options that build the model (`bertkit.build_classifier`); the others set TrainConfig.
-MODEL_OPTIONS = ("truncation", "head_tokens", "chunks", "chunk_overlap", "seq_length")
-MODEL_OPTIONS += ("unfreeze_top", "pooling")
 
 
 def load_dataset(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -89,6 +89,10 @@ def parse_method(spec: str) -> tuple[str, dict, dict]:
     >>> parse_method("full:truncation=head_tail,chunks=2,learning_rate=5e-5")
     ('full', {'truncation': 'head_tail', 'chunks': 2}, {'learning_rate': 5e-05})
     """
+    import bertkit
+
+    # Options that build the model (`bertkit.build_classifier`'s); the others set TrainConfig.
+    model_options = inspect.signature(bertkit.build_classifier).parameters
     strategy, _, options = spec.partition(":")
     model, config = {}, {}
     for item in filter(None, options.split(",")):
@@ -100,10 +104,11 @@ def parse_method(spec: str) -> tuple[str, dict, dict]:
                 value = float(text)
             except ValueError:
                 value = text
-        (model if key in MODEL_OPTIONS else config)[key] = value
+        (model if key in model_options else config)[key] = value
     return strategy, model, config
 
 
+@functools.cache
 def cpu_name() -> str:
     """The CPU's vendor and its fastest vector ISA flag, e.g. `"AMD avx512_bf16"`:
     training time depends on it (macro-F1 barely does)."""
