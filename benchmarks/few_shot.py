@@ -72,14 +72,9 @@ def load_dataset(name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def sample(pool: pd.DataFrame, size: str, seed: int) -> pd.DataFrame:
     """`size` examples per class (all of a smaller class), drawn with `seed`; `all`: the pool."""
-    if size == "all":
-        return pool
-    rng = np.random.default_rng(seed)
-    parts = [
-        group.iloc[rng.permutation(len(group))[: int(size)]]
-        for _, group in pool.groupby("label", sort=True)
-    ]
-    return pd.concat(parts)
+    from bertkit.text.splits import sample_per_class
+
+    return pool if size == "all" else pool.iloc[sample_per_class(pool["label"], int(size), seed)]
 
 
 def parse_method(spec: str) -> tuple[str, dict, dict]:
@@ -200,7 +195,10 @@ def plot(results: pd.DataFrame, path: Path) -> None:
     datasets = list(dict.fromkeys(results["dataset"]))
     methods = list(dict.fromkeys(results["method"]))  # one colour per method in every panel
     fig, axes = plt.subplots(
-        1, len(datasets), figsize=(4.5 * len(datasets) + 2.5, 3.6), squeeze=False,
+        1,
+        len(datasets),
+        figsize=(4.5 * len(datasets) + 2.5, 3.6),
+        squeeze=False,
         layout="constrained",
     )
     for ax, dataset in zip(axes[0], datasets, strict=True):
@@ -212,8 +210,13 @@ def plot(results: pd.DataFrame, path: Path) -> None:
             stats = stats.dropna(subset=["mean"])
             colour = f"C{methods.index(method) % 10}"
             ax.errorbar(
-                x, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3,
-                label=method, color=colour,
+                x,
+                stats["mean"],
+                yerr=stats["std"].fillna(0),
+                marker="o",
+                capsize=3,
+                label=method,
+                color=colour,
             )
         ax.set_xticks(range(len(sizes)), sizes)
         ax.set(title=dataset, xlabel="training examples per class", ylabel="macro-F1 (test)")

@@ -764,6 +764,35 @@ def test_stratified_split_is_deterministic_for_a_seed():
     assert first[1].texts != other[1].texts
 
 
+def test_sample_per_class_draws_that_many_of_every_class_and_all_of_a_smaller_one():
+    labels = pd.Series(["a"] * 40 + ["b"] * 3 + ["c"] * 25, index=range(100, 168))
+    positions = splits.sample_per_class(labels, per_class=8, seed=4)
+    drawn = labels.iloc[positions]
+    assert drawn.value_counts().to_dict() == {"a": 8, "c": 8, "b": 3}
+    assert len(set(positions)) == len(positions)
+    assert list(drawn) == sorted(drawn)  # classes in sorted order
+    again = splits.sample_per_class(labels, per_class=8, seed=4)
+    other = splits.sample_per_class(labels, per_class=8, seed=5)
+    assert (positions == again).all() and set(positions) != set(other)
+    # a larger draw with the same seed starts with the smaller one, class by class
+    larger = labels.iloc[splits.sample_per_class(labels, per_class=16, seed=4)]
+    assert list(larger[larger == "a"].index[:8]) == list(drawn[drawn == "a"].index)
+
+
+@pytest.mark.parametrize(
+    "labels, per_class, message",
+    [
+        (["a", "b"], 0, "per_class must be a positive integer. Received: per_class=0"),
+        (["a", "b"], 2.5, "per_class must be a positive integer"),
+        (["a", "b"], True, "per_class must be a positive integer"),
+        ([], 4, "labels must be a non-empty 1-D sequence. Received: shape"),
+    ],
+)
+def test_sample_per_class_rejects_bad_input(labels, per_class, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        splits.sample_per_class(labels, per_class)
+
+
 def test_stratified_split_falls_back_when_a_class_is_rare():
     dataset = labelled({"a": 20, "b": 19, "lonely": 1})
     with pytest.warns(UserWarning, match="without stratification.*'lonely'"):

@@ -1,4 +1,5 @@
-"""Split a `TextDataset` into training and validation parts, keeping class proportions.
+"""Split a `TextDataset` into training and validation parts, keeping class proportions, and
+draw a few labelled examples per class (`sample_per_class`, the few-shot benchmark's draw).
 
 Examples:
 >>> from bertkit.text.text_dataset import TextDataset
@@ -86,3 +87,41 @@ def stratified_split(
         return TextDataset([dataset.texts[i] for i in idx], labels, f"{dataset.source} [{part}]")
 
     return subset(train_idx, "train"), subset(validation_idx, "validation")
+
+
+def sample_per_class(labels, per_class: int, seed: int = 0) -> np.ndarray:
+    """Positions of `per_class` random examples of every class (all of a smaller class).
+
+    The draw of `benchmarks/few_shot.py` and notebook 12: classes in sorted order,
+    each class's positions in the random order of `np.random.default_rng(seed)`.
+
+    Args:
+        labels: sequence or pandas Series. One label per example.
+        per_class: int. Examples to draw from every class, at least 1.
+        seed: int. Seed of the draw; the same seed gives the same positions.
+
+    Returns:
+        np.ndarray of int. Positions into `labels` (use `frame.iloc[positions]`).
+
+    Examples:
+    >>> positions = sample_per_class(["b", "a", "b", "a", "b"], per_class=2, seed=0)
+    >>> sorted(["b", "a", "b", "a", "b"][i] for i in positions)
+    ['a', 'a', 'b', 'b']
+    """
+    if isinstance(per_class, bool) or not isinstance(per_class, numbers.Integral) or per_class < 1:
+        raise ValueError(
+            f"per_class must be a positive integer. Received: per_class={per_class!r}. "
+            "Pass the number of examples to draw from every class, e.g. 8."
+        )
+    labels = np.asarray(labels)
+    if labels.ndim != 1 or len(labels) == 0:
+        raise ValueError(
+            f"labels must be a non-empty 1-D sequence. Received: shape {labels.shape}. "
+            "Pass one label per example."
+        )
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for label in np.unique(labels):
+        positions = np.flatnonzero(labels == label)
+        chosen.append(positions[rng.permutation(len(positions))[:per_class]])
+    return np.concatenate(chosen)
