@@ -206,7 +206,9 @@ def _train(checkpoint_dir, seed=0):
         seed=seed,
         deterministic=True,
     )
-    result = bertkit.fit(model, TEXTS, LABELS, config=config, checkpoint_dir=checkpoint_dir, verbose=0)
+    result = bertkit.fit(
+        model, TEXTS, LABELS, config=config, checkpoint_dir=checkpoint_dir, verbose=0
+    )
     return model, result
 
 
@@ -294,3 +296,49 @@ def test_cli_trains_contrastive_by_default_on_few_texts_and_predicts(tiny_dir, t
     for p in predictions:
         assert p["label"] == max(p["probabilities"], key=p["probabilities"].get)
         assert abs(sum(p["probabilities"].values()) - 1) < 1e-5
+
+
+def test_pair_phase_pairs_the_windows_of_chunked_texts_with_their_texts_labels(
+    tiny_dir, monkeypatch
+):
+    bertkit.set_seed(0)
+    model = bertkit.build_classifier(
+        presets.TINY_PRESET, 2, "contrastive", seq_length=8, chunks=2, chunk_overlap=0
+    )
+    encoded = inputs.encode_texts(model, TEXTS)
+    assert len(encoded) > encoded.num_texts  # some texts have two windows
+    row_label = {
+        tuple(encoded.word_ids[i, : encoded.lengths[i]]): y
+        for i, y in enumerate(encoded.by_row(LABELS))
+    }
+    seen = []
+    batches = contrastive.pair_batches
+
+    def checked_batches(encoded, labels, config, first_round, last_round):
+        seen.append(len(labels))
+        return batches(encoded, labels, config, first_round, last_round)
+
+    monkeypatch.setattr(contrastive, "pair_batches", checked_batches)
+    config = bertkit.TrainConfig.for_strategy(
+        "contrastive", pair_iterations=2, pairs_per_example=2, batch_size=6
+    )
+    bertkit.fit(model, TEXTS, LABELS, config=config, verbose=0)
+    assert seen == [len(encoded)]  # one label per window
+    for (tokens, positions), target in checked_batches(
+        encoded, encoded.by_row(LABELS), config, 0, 2
+    ):
+        ids, mask = tokens["input_word_ids"].numpy(), tokens["input_mask"].numpy()
+        rows = [row_label[tuple(row[m == 1])] for row, m in zip(ids, mask, strict=True)]
+        half = int(target.shape[0])
+        first, second = positions.numpy()[:half], positions.numpy()[half:]
+        same = [rows[a] == rows[b] for a, b in zip(first, second, strict=True)]
+        assert same == (target.numpy()[:, 0] == 1).tolist()
+    assert finetune.predict_logits(model, TEXTS).shape == (len(TEXTS), 2)
+
+
+def test_pair_phase_refuses_labels_that_do_not_match_the_texts(tiny_dir):
+    model = _build()
+    encoded = inputs.encode_texts(model, TEXTS)
+    config = bertkit.TrainConfig.for_strategy("contrastive", pair_iterations=1)
+    with pytest.raises(ValueError, match=f"Received: {len(LABELS) - 1} labels for {len(TEXTS)}"):
+        contrastive.train_on_pairs(model, encoded, LABELS[:-1], config)

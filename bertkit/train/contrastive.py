@@ -45,7 +45,7 @@ import tensorflow as tf
 import tf_keras
 
 from bertkit import names
-from bertkit.text import inputs
+from bertkit.text import inputs, long_texts
 from bertkit.train import checkpoints, training_loop
 
 PAIRS_DIR = "pairs"  # the pair phase's checkpoints, inside fit's checkpoint_dir
@@ -267,7 +267,8 @@ def pair_batches(encoded, labels, config, first_round: int, last_round: int) -> 
 
     Args:
         encoded: inputs.EncodedTexts. The training texts, tokenized once.
-        labels: array-like of int. Their class ids.
+        labels: array-like of int. The class id of every row of `encoded` (a text's
+            label repeated for each of its windows: `encoded.by_row`).
         config: bertkit.TrainConfig. Seed, batch size, bucketing and the pair settings.
         first_round: int. First round (after a resume, the first one not trained).
         last_round: int. One past the last round.
@@ -315,7 +316,9 @@ def train_on_pairs(
     Args:
         model: classifier.TextClassifier. Built with `strategy="contrastive"`.
         encoded: inputs.EncodedTexts. The training texts, tokenized once.
-        labels: array-like of int. Their class ids (`check_pair_labels` is applied).
+        labels: array-like of int. One class id per text (`check_pair_labels` is
+            applied). A text split into chunks (`chunks > 1`) gives one example per
+            window, with its text's label, as in the other strategies' training.
         config: bertkit.TrainConfig. `epochs` passes over `pair_iterations` rounds
             of `pairs_per_example` pairs per example, at `learning_rate`.
         checkpoint_dir: optional path. `fit`'s checkpoint directory: resumable
@@ -342,6 +345,13 @@ def train_on_pairs(
             "strategy='contrastive')."
         )
     check_pair_labels(labels)
+    if len(labels) != encoded.num_texts:
+        raise ValueError(
+            "train_on_pairs needs one label per encoded text. Received: "
+            f"{len(labels)} labels for {encoded.num_texts} texts. Pass the labels of the "
+            "texts given to encode_texts, in the same order."
+        )
+    row_labels = encoded.by_row(labels)  # the pairs are drawn between rows (windows)
     replicas = model.distribute_strategy.num_replicas_in_sync
     check_config(config, "none" if replicas == 1 else f"{replicas} replicas")
     rounds = config.epochs * config.pair_iterations
@@ -352,12 +362,13 @@ def train_on_pairs(
         data=data_digest,
         config={k: v for k, v in dataclasses.asdict(config).items() if k != "micro_batch_size"},
         model=[model.preset, model.strategy, model.pooling, model.seq_length],
+        long_texts=[getattr(model, option) for option in long_texts.OPTIONS],
         trained=[(v.name, v.shape.as_list()) for v in pair_model.trainable_variables],
     )
     return training_loop.run(
         pair_model,
-        lambda initial_round: pair_batches(encoded, labels, config, initial_round, rounds),
-        len(labels) * config.pairs_per_example,
+        lambda initial_round: pair_batches(encoded, row_labels, config, initial_round, rounds),
+        len(row_labels) * config.pairs_per_example,
         pair_config,
         tf_keras.losses.MeanSquaredError(),
         epochs_in_data=True,
